@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from accounts.views import home
+from support_portal.health import healthz
+from tickets.views import agent_dashboard
+
+admin.site.site_header = "Portal de soporte"
+admin.site.site_title = "Portal de soporte"
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("accounts/", include("accounts.urls")),
+    path("agent/", agent_dashboard, name="agent_dashboard"),
+    path("tickets/", include("tickets.urls")),
+    path("kb/", include("knowledge_base.urls")),
+    path("chat/", include("chat.urls")),
+    path("notifications/", include("notifications.urls")),
+    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]

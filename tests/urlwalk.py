@@ -1,0 +1,34 @@
+"""Walk the URL resolver: every route of the project, with sample arguments filled in."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+SAMPLE_VALUES = {
+    "int": "1",
+    "slug": "some-slug",
+    "str": "something",
+    "uuid": "00000000-0000-0000-0000-000000000001",
+    "path": "x",
+}
+
+
+def _fill(route: str) -> str:
+    route = re.sub(r"<(?:(\w+):)?\w+>", lambda m: SAMPLE_VALUES.get(m.group(1) or "str", "1"), route)
+    # regex routes (admin): drop anchors and fill groups with a sample value
+    route = re.sub(r"\(\?P<\w+>[^)]*\)", "1", route)
+    return route.replace("^", "").replace("$", "").replace("\\", "")
+
+
+def iter_routes(patterns=None, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """Yield (path, name) for every URL pattern, recursively."""
+    patterns = get_resolver().url_patterns if patterns is None else patterns
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from iter_routes(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            yield "/" + _fill(route), pattern.name or ""
