@@ -1,1 +1,67 @@
-"""Data and invariants of this app."""
+"""Notifications and per-user channel preferences."""
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from notifications.kinds import KIND_CHOICES
+
+
+class Notification(models.Model):
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("destinatario"), on_delete=models.CASCADE, related_name="notifications"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("autor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    kind = models.CharField(_("tipo"), max_length=32, choices=KIND_CHOICES)
+    title = models.CharField(_("título"), max_length=200)
+    body = models.TextField(_("texto"), blank=True, max_length=2000)
+    url = models.CharField(_("enlace"), max_length=300, blank=True)
+    target_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, null=True, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target = GenericForeignKey("target_type", "target_id")
+    created_at = models.DateTimeField(_("creada"), auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(_("leída"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("notificación")
+        verbose_name_plural = _("notificaciones")
+        indexes = [
+            models.Index(fields=["recipient", "-created_at"], name="notif_recipient_recent"),
+            models.Index(fields=["recipient"], condition=models.Q(read_at__isnull=True), name="notif_recipient_unread"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} · {self.title}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+
+class NotificationPreference(models.Model):
+    """One row per user and kind that differs from the defaults of notifications.kinds."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    kind = models.CharField(_("tipo"), max_length=32, choices=KIND_CHOICES)
+    in_app = models.BooleanField(_("en el portal"), default=True)
+    email = models.BooleanField(_("por correo"), default=False)
+
+    class Meta:
+        verbose_name = _("preferencia de notificación")
+        verbose_name_plural = _("preferencias de notificación")
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="one_preference_per_user_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.kind}"

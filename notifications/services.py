@@ -1,0 +1,162 @@
+"""notify(): the one way every app tells a user something.
+
+The notification row is written in the caller's transaction; the WebSocket push and the
+e-mail are sent only after that transaction commits, so a rollback sends nothing. A channel
+layer that is down never fails the caller: the row is stored, the failure is logged, and
+the client catches up from the database when it reconnects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.utils import timezone
+
+from accounts.access import is_agent
+from notifications.kinds import KINDS
+from notifications.models import Notification, NotificationPreference
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+AGENTS_GROUP = "notifications.agents"
+
+
+def user_group(user_id: int) -> str:
+    """Channel-layer group of one user's notification sockets."""
+    return f"notifications.user.{user_id}"
+
+
+def channels_for(user: User, kind: str) -> tuple[bool, bool]:
+    """(in_app, email) for this user and kind: their preference, else the kind's default."""
+    pref = NotificationPreference.objects.filter(user=user, kind=kind).only("in_app", "email").first()
+    if pref is not None:
+        return pref.in_app, pref.email
+    return True, KINDS[kind].email_by_default
+
+
+def unread_count(user: User) -> int:
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+
+
+def notification_frame(notification: Notification, unread: int) -> dict:
+    return {
+        "type": "notification",
+        "id": notification.pk,
+        "kind": notification.kind,
+        "title": notification.title,
+        "body": notification.body,
+        "url": notification.url,
+        "created": notification.created_at.isoformat(),
+        "unread": unread,
+    }
+
+
+def push_to_group(group: str, frame: dict) -> bool:
+    """Send a frame to a group's sockets; log and return False if the layer is down."""
+    layer = get_channel_layer()
+    if layer is None:
+        return False
+    try:
+        async_to_sync(layer.group_send)(group, {"type": "push.frame", "frame": frame})
+    except Exception:
+        logger.exception("channel layer push to %s failed; the client will catch up on reconnect", group)
+        return False
+    return True
+
+
+def _deliver(notification_id: int, send_email: bool) -> None:
+    notification = Notification.objects.filter(pk=notification_id).select_related("recipient").first()
+    if notification is None:
+        return
+    if notification.read_at is None:
+        push_to_group(
+            user_group(notification.recipient_id),
+            notification_frame(notification, unread_count(notification.recipient)),
+        )
+    if send_email and notification.recipient.email:
+        from notifications.tasks import send_notification_email
+
+        try:
+            send_notification_email.delay(notification.pk)
+        except Exception:
+            logger.exception("could not enqueue e-mail for notification %s", notification.pk)
+
+
+def notify(
+    *,
+    recipient: User,
+    kind: str,
+    title: str,
+    body: str = "",
+    url: str = "",
+    target: models.Model | None = None,
+    actor: User | None = None,
+    internal: bool = False,
+) -> Notification | None:
+    """Store a notification for `recipient` and deliver it after the transaction commits.
+
+    Returns None when nothing is sent: the recipient is the actor, the content is internal
+    and the recipient is not support staff, or the recipient turned both channels off.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    if actor is not None and actor.pk == recipient.pk:
+        return None
+    if internal and not is_agent(recipient):
+        return None
+    if not recipient.is_active:
+        return None
+    in_app, email = channels_for(recipient, kind)
+    if not (in_app or email):
+        return None
+    notification = Notification.objects.create(
+        recipient=recipient,
+        actor=actor,
+        kind=kind,
+        title=title[:200],
+        body=body[:2000],
+        url=url,
+        target_type=ContentType.objects.get_for_model(target) if target is not None else None,
+        target_id=str(target.pk) if target is not None else "",
+        read_at=None if in_app else timezone.now(),
+    )
+    transaction.on_commit(lambda: _deliver(notification.pk, email))
+    return notification
+
+
+def notify_many(recipients: Iterable[User], **kwargs) -> list[Notification]:
+    """notify() each recipient once (duplicates and the actor are skipped)."""
+    sent, seen = [], set()
+    for recipient in recipients:
+        if recipient.pk in seen:
+            continue
+        seen.add(recipient.pk)
+        notification = notify(recipient=recipient, **kwargs)
+        if notification is not None:
+            sent.append(notification)
+    return sent
+
+
+def push_to_agents(frame: dict) -> None:
+    """Send a frame (e.g. a chat `queue` update) to every connected agent, after commit."""
+    transaction.on_commit(lambda: push_to_group(AGENTS_GROUP, frame))
+
+
+@transaction.atomic
+def mark_read(user: User, notification_id: int) -> bool:
+    unread = Notification.objects.filter(recipient=user, pk=notification_id, read_at__isnull=True)
+    return bool(unread.update(read_at=timezone.now()))
+
+
+@transaction.atomic
+def mark_all_read(user: User) -> int:
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
