@@ -1,0 +1,1 @@
+// Notification bell: filled by the notifications issue.
