@@ -24,6 +24,15 @@ def require_env(name: str) -> str:
     return value
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate limits, presence and lockouts live in the cache: start every test clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def centro(db) -> Franchise:
     return save_franchise(code="centro", name="Franquicia Centro")[0]

@@ -26,6 +26,7 @@ SERVICE_VARS = (
     "SECRET_KEY",
     "DEBUG",
     "CELERY_BROKER_URL",
+    "CELERY_TASK_ALWAYS_EAGER",
 )
 
 
