@@ -42,6 +42,10 @@ test-unit: $(STAMP)
 test-browser: $(STAMP)
 	$(VENV)/bin/pytest -m browser -p no:asyncio
 
+# Browser scenarios save docs/screenshots/*.png (shown in the README): rerun them to refresh.
+screenshots: $(STAMP)
+	$(VENV)/bin/pytest -m browser -p no:asyncio -q tests/browser
+
 test-stack: $(STAMP)
 	$(VENV)/bin/pytest -m stack
 
@@ -50,6 +54,16 @@ test: lint check-django test-unit test-browser test-stack
 messages: $(STAMP)
 	DEBUG=true $(PY) manage.py makemessages -l en --no-obsolete --no-location -i .venv -i staticfiles -i var -i tests -i benchmarks
 	DEBUG=true $(PY) manage.py compilemessages -i .venv
+
+# Scale-out stack without Docker: nginx + 2 Daphne + Celery worker + beat on local PostgreSQL
+# and Redis (docs/SCALE_OUT.md). Installs Debian's nginx when it is missing. FRESH=1 recreates the database.
+stack: $(STAMP)
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update && apt-get install -y nginx)
+	$(PY) deploy/stack.py $(if $(FRESH),--fresh-db,)
+
+# Every benchmark in short mode; `make bench FULL=1` for the full runs. Regenerates docs/PERFORMANCE.md.
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py $(if $(FULL),--full,)
 
 clean:
 	rm -rf var staticfiles

@@ -22,4 +22,6 @@ def home(request: HttpRequest) -> HttpResponse:
     """Franchisee home; support staff go to their dashboard."""
     if is_agent(request.user):
         return redirect("agent_dashboard")
-    return render(request, "accounts/home.html", {})
+    from tickets.selectors import recent_tickets
+
+    return render(request, "accounts/home.html", {"recent_tickets": recent_tickets(request.user)})

@@ -1,1 +1,154 @@
-"""Data and invariants of this app."""
+"""Live chat: conversations between a franchisee and an agent, their messages and read markers."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+TOPIC_MAX = 200
+BODY_MAX = 4000
+CLIENT_ID_MAX = 64
+
+
+class Conversation(models.Model):
+    class Status(models.TextChoices):
+        WAITING = "waiting", _("En espera")
+        ACTIVE = "active", _("Activa")
+        CLOSED = "closed", _("Cerrada")
+
+    franchise = models.ForeignKey(
+        "accounts.Franchise", verbose_name=_("franquicia"), on_delete=models.PROTECT, related_name="conversations"
+    )
+    franchisee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("franquiciado"),
+        on_delete=models.PROTECT,
+        related_name="chat_conversations",
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("agente"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="chat_conversations_handled",
+    )
+    status = models.CharField(_("estado"), max_length=8, choices=Status.choices, default=Status.WAITING)
+    topic = models.CharField(_("tema"), max_length=TOPIC_MAX)
+    created_at = models.DateTimeField(_("creada"), default=timezone.now)
+    accepted_at = models.DateTimeField(_("aceptada"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("cerrada"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("cerrada por"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    last_activity_at = models.DateTimeField(_("última actividad"), default=timezone.now)
+    ticket = models.ForeignKey(
+        "tickets.Ticket",
+        verbose_name=_("ticket"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="chat_conversations",
+    )
+    resolved_in_chat = models.BooleanField(_("resuelta en el chat"), default=False)
+    rating = models.PositiveSmallIntegerField(
+        _("valoración"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    rating_comment = models.TextField(_("comentario de la valoración"), max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["-last_activity_at", "-id"]
+        verbose_name = _("conversación")
+        verbose_name_plural = _("conversaciones")
+        indexes = [
+            # The agents' queue: waiting conversations, oldest first.
+            models.Index(fields=["created_at"], condition=Q(status="waiting"), name="chat_queue"),
+            models.Index(fields=["agent", "status", "-last_activity_at"], name="chat_agent_status"),
+            models.Index(fields=["franchise", "-last_activity_at"], name="chat_franchise_recent"),
+            models.Index(fields=["franchisee", "-last_activity_at"], name="chat_franchisee_recent"),
+            models.Index(fields=["status", "last_activity_at"], name="chat_status_activity"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5), name="chat_rating_1_to_5"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="active") | Q(agent__isnull=False), name="chat_active_has_agent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.topic}"
+
+    def get_absolute_url(self) -> str:
+        return f"/chat/{self.pk}/"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != self.Status.CLOSED
+
+
+class Message(models.Model):
+    class Kind(models.TextChoices):
+        USER = "user", _("Usuario")
+        SYSTEM = "system", _("Sistema")
+
+    conversation = models.ForeignKey(
+        Conversation, verbose_name=_("conversación"), on_delete=models.CASCADE, related_name="messages"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("autor"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="chat_messages",
+    )
+    kind = models.CharField(_("tipo"), max_length=8, choices=Kind.choices, default=Kind.USER)
+    body = models.TextField(_("texto"), max_length=BODY_MAX)
+    # Chosen by the sending client; a retry with the same id returns the stored message.
+    client_id = models.CharField(_("id del cliente"), max_length=CLIENT_ID_MAX, blank=True)
+    created_at = models.DateTimeField(_("enviado"), default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("mensaje")
+        verbose_name_plural = _("mensajes")
+        indexes = [models.Index(fields=["conversation", "id"], name="chat_message_history")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "author", "client_id"],
+                condition=~Q(client_id=""),
+                name="chat_message_client_id_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="system") | Q(author__isnull=False), name="chat_user_message_has_author"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}/{self.pk}"
+
+
+class ReadMarker(models.Model):
+    """How far one participant has read a conversation (ids only grow)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="read_markers")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_read_markers")
+    last_read_message_id = models.PositiveBigIntegerField(_("último mensaje leído"), default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("marca de lectura")
+        verbose_name_plural = _("marcas de lectura")
+        constraints = [models.UniqueConstraint(fields=["conversation", "user"], name="chat_one_marker_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.conversation_id}: {self.last_read_message_id}"

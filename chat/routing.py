@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from chat.consumers import ChatConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/chat/<int:conversation_id>/", ChatConsumer.as_asgi()),
+]

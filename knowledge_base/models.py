@@ -1,1 +1,237 @@
-"""Data and invariants of this app."""
+"""Knowledge base data: categories, articles, their revisions, feedback, views and deflections."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+TITLE_MAX = 200
+SUMMARY_MAX = 500
+BODY_MAX = 50_000
+TAGS_MAX = 300
+COMMENT_MAX = 1_000
+DEFAULT_REVIEW_DAYS = 180
+
+
+class Category(models.Model):
+    name = models.CharField(_("nombre"), max_length=120, unique=True)
+    slug = models.SlugField(_("slug"), max_length=120, unique=True)
+    description = models.CharField(_("descripción"), max_length=300, blank=True)
+    position = models.PositiveSmallIntegerField(_("orden"), default=100)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name = _("categoría")
+        verbose_name_plural = _("categorías")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return f"{reverse('knowledge_base:search')}?category={self.slug}"
+
+
+class Article(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Borrador")
+        IN_REVIEW = "in_review", _("En revisión")
+        PUBLISHED = "published", _("Publicado")
+        ARCHIVED = "archived", _("Archivado")
+
+    class Language(models.TextChoices):
+        ES = "es", _("Español")
+        EN = "en", _("Inglés")
+
+    title = models.CharField(_("título"), max_length=TITLE_MAX)
+    slug = models.SlugField(_("slug"), max_length=TITLE_MAX, unique=True)
+    summary = models.CharField(_("resumen"), max_length=SUMMARY_MAX, blank=True)
+    body = models.TextField(_("contenido (Markdown)"), max_length=BODY_MAX)
+    category = models.ForeignKey(
+        Category, verbose_name=_("categoría"), on_delete=models.PROTECT, null=True, blank=True, related_name="articles"
+    )
+    tags = models.CharField(_("etiquetas"), max_length=TAGS_MAX, blank=True, help_text=_("Separadas por comas."))
+    language = models.CharField(_("idioma"), max_length=2, choices=Language.choices, default=Language.ES)
+    status = models.CharField(_("estado"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("autor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="authored_articles",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("responsable"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_articles",
+        help_text=_("Quien mantiene el artículo al día y recibe los avisos de revisión."),
+    )
+    created_at = models.DateTimeField(_("creado"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
+    published_at = models.DateTimeField(_("publicado"), null=True, blank=True)
+    review_interval_days = models.PositiveSmallIntegerField(
+        _("revisar cada (días)"),
+        default=DEFAULT_REVIEW_DAYS,
+        validators=[MinValueValidator(7), MaxValueValidator(730)],
+    )
+    next_review_at = models.DateField(_("próxima revisión"), null=True, blank=True)
+    review_notified_for = models.DateField(null=True, blank=True, editable=False)
+    views_count = models.PositiveIntegerField(_("visitas"), default=0, editable=False)
+    helpful_count = models.PositiveIntegerField(_("útil"), default=0, editable=False)
+    not_helpful_count = models.PositiveIntegerField(_("no útil"), default=0, editable=False)
+    source_ticket = models.ForeignKey(
+        "tickets.Ticket",
+        verbose_name=_("ticket de origen"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="kb_articles",
+    )
+    source_conversation = models.ForeignKey(
+        "chat.Conversation",
+        verbose_name=_("chat de origen"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="kb_articles",
+    )
+    source_notified = models.BooleanField(default=False, editable=False)
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name = _("artículo")
+        verbose_name_plural = _("artículos")
+        indexes = [
+            models.Index(fields=["status", "category", "title"], name="kb_article_status_cat"),
+            models.Index(fields=["status", "next_review_at"], name="kb_article_review"),
+            models.Index(fields=["status", "-updated_at"], name="kb_article_recent"),
+            models.Index(fields=["owner", "status"], name="kb_article_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("knowledge_base:article", kwargs={"slug": self.slug})
+
+    def get_edit_url(self) -> str:
+        return reverse("knowledge_base:edit", kwargs={"slug": self.slug})
+
+    @property
+    def tag_list(self) -> list[str]:
+        return split_tags(self.tags)
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+    @property
+    def is_stale(self) -> bool:
+        return self.is_published and self.next_review_at is not None and self.next_review_at <= timezone.localdate()
+
+    def compute_next_review(self, today: date | None = None) -> date:
+        return (today or timezone.localdate()) + timedelta(days=self.review_interval_days)
+
+
+def split_tags(value: str) -> list[str]:
+    """Comma-separated tags, trimmed, without empties or duplicates (order kept)."""
+    seen: dict[str, None] = {}
+    for part in (value or "").split(","):
+        tag = " ".join(part.split())[:60]
+        if tag and tag.lower() not in {t.lower() for t in seen}:
+            seen[tag] = None
+    return list(seen)
+
+
+class ArticleRevision(models.Model):
+    """A snapshot of an article after every saved change."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField(_("número"))
+    title = models.CharField(_("título"), max_length=TITLE_MAX)
+    summary = models.CharField(_("resumen"), max_length=SUMMARY_MAX, blank=True)
+    body = models.TextField(_("contenido"), max_length=BODY_MAX)
+    tags = models.CharField(_("etiquetas"), max_length=TAGS_MAX, blank=True)
+    category_name = models.CharField(_("categoría"), max_length=120, blank=True)
+    status = models.CharField(_("estado"), max_length=10, choices=Article.Status.choices)
+    editor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("editor"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    note = models.CharField(_("nota"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("fecha"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-number"]
+        verbose_name = _("revisión")
+        verbose_name_plural = _("revisiones")
+        constraints = [models.UniqueConstraint(fields=["article", "number"], name="kb_revision_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.article_id} r{self.number}"
+
+
+class ArticleFeedback(models.Model):
+    """One "was this helpful?" vote per user and article."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="kb_feedback")
+    helpful = models.BooleanField(_("útil"))
+    comment = models.CharField(_("comentario"), max_length=COMMENT_MAX, blank=True)
+    created_at = models.DateTimeField(_("fecha"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("valoración")
+        verbose_name_plural = _("valoraciones")
+        constraints = [models.UniqueConstraint(fields=["article", "user"], name="kb_feedback_once_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.article_id}/{self.user_id}: {'+' if self.helpful else '-'}"
+
+
+class ArticleView(models.Model):
+    """One row per user, article and day: views are counted once per user per day."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="view_rows")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["article", "user", "day"], name="kb_view_once_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.article_id}/{self.user_id} {self.day}"
+
+
+class Deflection(models.Model):
+    """A franchisee opened a suggested article from the ticket form.
+
+    It counts as a deflection once DEFLECTION_WINDOW has passed without that user creating a
+    ticket (see selectors.deflection_counts): the article answered the question.
+    """
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="deflections")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(default=timezone.localdate)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["article", "user", "day"], name="kb_deflection_once_per_day")]
+        indexes = [models.Index(fields=["article", "created_at"], name="kb_deflection_article")]
+
+    def __str__(self) -> str:
+        return f"{self.article_id}/{self.user_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+DEFLECTION_WINDOW = timedelta(minutes=30)
+PUBLISHED = Q(status=Article.Status.PUBLISHED)

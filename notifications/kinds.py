@@ -10,6 +10,7 @@ class Kind:
     code: str
     label: str
     email_by_default: bool
+    staff_only: bool = False  # meant for support staff: franchisees' preferences page leaves it out
 
 
 CHAT_MESSAGE = "chat_message"
@@ -28,13 +29,13 @@ KINDS: dict[str, Kind] = {
     for kind in [
         Kind(CHAT_MESSAGE, _("Mensaje de chat mientras no lo estás viendo"), False),
         Kind(CHAT_ACCEPTED, _("Chat aceptado por un agente"), False),
-        Kind(TICKET_NEW, _("Nuevo ticket en la cola"), False),
+        Kind(TICKET_NEW, _("Nuevo ticket en la cola"), False, staff_only=True),
         Kind(TICKET_ASSIGNED, _("Ticket asignado"), True),
         Kind(TICKET_COMMENT, _("Respuesta pública en un ticket"), True),
         Kind(TICKET_STATUS, _("Cambio de estado de un ticket"), True),
-        Kind(SLA_AT_RISK, _("SLA en riesgo"), True),
-        Kind(SLA_BREACHED, _("SLA incumplido"), True),
-        Kind(ARTICLE_REVIEW_DUE, _("Artículo pendiente de revisión"), False),
+        Kind(SLA_AT_RISK, _("SLA en riesgo"), True, staff_only=True),
+        Kind(SLA_BREACHED, _("SLA incumplido"), True, staff_only=True),
+        Kind(ARTICLE_REVIEW_DUE, _("Artículo pendiente de revisión"), False, staff_only=True),
         Kind(ARTICLE_PUBLISHED, _("Artículo publicado a partir de tu ticket"), True),
     ]
 }

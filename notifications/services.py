@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
@@ -21,9 +20,28 @@ from django.utils import timezone
 from accounts.access import is_agent
 from notifications.kinds import KINDS
 from notifications.models import Notification, NotificationPreference
+from notifications.push import group_send
+from notifications.selectors import channels_for, notification_frame, unread_count
 
 if TYPE_CHECKING:
     from accounts.models import User
+
+__all__ = [
+    "AGENTS_GROUP",
+    "channels_for",
+    "mark_all_read",
+    "mark_queryset_read",
+    "mark_read",
+    "mark_read_for_target",
+    "notification_frame",
+    "notify",
+    "notify_many",
+    "push_to_agents",
+    "push_to_group",
+    "save_preferences",
+    "unread_count",
+    "user_group",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -35,54 +53,38 @@ def user_group(user_id: int) -> str:
     return f"notifications.user.{user_id}"
 
 
-def channels_for(user: User, kind: str) -> tuple[bool, bool]:
-    """(in_app, email) for this user and kind: their preference, else the kind's default."""
-    pref = NotificationPreference.objects.filter(user=user, kind=kind).only("in_app", "email").first()
-    if pref is not None:
-        return pref.in_app, pref.email
-    return True, KINDS[kind].email_by_default
-
-
-def unread_count(user: User) -> int:
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
-
-
-def notification_frame(notification: Notification, unread: int) -> dict:
-    return {
-        "type": "notification",
-        "id": notification.pk,
-        "kind": notification.kind,
-        "title": notification.title,
-        "body": notification.body,
-        "url": notification.url,
-        "created": notification.created_at.isoformat(),
-        "unread": unread,
-    }
+def safe_link(url: str) -> str:
+    """Keep only site-relative links ("/tickets/4/"): nothing external, no `javascript:`."""
+    url = (url or "").strip()
+    if not url.startswith("/") or url.startswith("//") or "\\" in url:
+        return ""
+    return url[:300]
 
 
 def push_to_group(group: str, frame: dict) -> bool:
     """Send a frame to a group's sockets; log and return False if the layer is down."""
-    layer = get_channel_layer()
-    if layer is None:
-        return False
     try:
-        async_to_sync(layer.group_send)(group, {"type": "push.frame", "frame": frame})
+        layer = get_channel_layer()
+        if layer is None:
+            return False
+        group_send(layer, group, {"type": "push.frame", "frame": frame})
     except Exception:
         logger.exception("channel layer push to %s failed; the client will catch up on reconnect", group)
         return False
     return True
 
 
-def _deliver(notification_id: int, send_email: bool) -> None:
-    notification = Notification.objects.filter(pk=notification_id).select_related("recipient").first()
-    if notification is None:
-        return
+def _deliver(notification: Notification, send_email: bool) -> None:
+    """After commit: push the frame (if it is shown in the portal) and enqueue the e-mail."""
+    recipient = notification.recipient
     if notification.read_at is None:
-        push_to_group(
-            user_group(notification.recipient_id),
-            notification_frame(notification, unread_count(notification.recipient)),
-        )
-    if send_email and notification.recipient.email:
+        try:
+            frame = notification_frame(notification, unread_count(recipient))
+        except Exception:
+            logger.exception("could not build the frame of notification %s", notification.pk)
+        else:
+            push_to_group(user_group(recipient.pk), frame)
+    if send_email and recipient.email:
         from notifications.tasks import send_notification_email
 
         try:
@@ -124,12 +126,12 @@ def notify(
         kind=kind,
         title=title[:200],
         body=body[:2000],
-        url=url,
+        url=safe_link(url),
         target_type=ContentType.objects.get_for_model(target) if target is not None else None,
         target_id=str(target.pk) if target is not None else "",
         read_at=None if in_app else timezone.now(),
     )
-    transaction.on_commit(lambda: _deliver(notification.pk, email))
+    transaction.on_commit(lambda: _deliver(notification, email), robust=True)
     return notification
 
 
@@ -148,11 +150,12 @@ def notify_many(recipients: Iterable[User], **kwargs) -> list[Notification]:
 
 def push_to_agents(frame: dict) -> None:
     """Send a frame (e.g. a chat `queue` update) to every connected agent, after commit."""
-    transaction.on_commit(lambda: push_to_group(AGENTS_GROUP, frame))
+    transaction.on_commit(lambda: push_to_group(AGENTS_GROUP, frame), robust=True)
 
 
 @transaction.atomic
 def mark_read(user: User, notification_id: int) -> bool:
+    """Mark one of the user's own notifications read; False if it is not theirs or already read."""
     unread = Notification.objects.filter(recipient=user, pk=notification_id, read_at__isnull=True)
     return bool(unread.update(read_at=timezone.now()))
 
@@ -160,3 +163,34 @@ def mark_read(user: User, notification_id: int) -> bool:
 @transaction.atomic
 def mark_all_read(user: User) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+@transaction.atomic
+def mark_read_for_target(user: User, target: models.Model) -> int:
+    """Mark read the user's notifications about `target` (call it when they open that item)."""
+    return Notification.objects.filter(
+        recipient=user,
+        read_at__isnull=True,
+        target_type=ContentType.objects.get_for_model(target),
+        target_id=str(target.pk),
+    ).update(read_at=timezone.now())
+
+
+@transaction.atomic
+def mark_queryset_read(queryset: models.QuerySet[Notification]) -> int:
+    """Admin action: mark the selected notifications read (whoever they belong to)."""
+    return queryset.filter(read_at__isnull=True).update(read_at=timezone.now())
+
+
+@transaction.atomic
+def save_preferences(user: User, choices: dict[str, tuple[bool, bool]]) -> None:
+    """Store (in_app, email) per kind; a choice equal to the kind's default keeps no row."""
+    for kind, (in_app, email) in choices.items():
+        if kind not in KINDS:
+            raise ValueError(f"unknown notification kind {kind!r}")
+        if in_app and email == KINDS[kind].email_by_default:
+            NotificationPreference.objects.filter(user=user, kind=kind).delete()
+        else:
+            NotificationPreference.objects.update_or_create(
+                user=user, kind=kind, defaults={"in_app": in_app, "email": email}
+            )

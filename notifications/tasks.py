@@ -1,17 +1,60 @@
-"""E-mail delivery of notifications (the notifications issue completes templates and retries)."""
+"""E-mail delivery of notifications: text + HTML in the recipient's language, with retries."""
+
+from __future__ import annotations
+
+import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
 
 from notifications.models import Notification
 
+logger = logging.getLogger(__name__)
 
-@shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=True, retry_backoff_max=600, max_retries=8)
+
+def absolute_link(path: str) -> str:
+    """settings.SITE_URL + a site-relative path (the portal's home when there is none)."""
+    base = settings.SITE_URL.rstrip("/")
+    return f"{base}{path}" if path.startswith("/") else f"{base}/"
+
+
+def build_email(notification: Notification) -> EmailMultiAlternatives:
+    recipient = notification.recipient
+    language = recipient.preferred_language or settings.LANGUAGE_CODE
+    with translation.override(language):
+        context = {
+            "notification": notification,
+            "recipient": recipient,
+            "language": language,
+            "link": absolute_link(notification.url),
+            "preferences_link": absolute_link(reverse("notifications:preferences")),
+        }
+        subject = " ".join(render_to_string("notifications/email/notification_subject.txt", context).split())
+        text = render_to_string("notifications/email/notification.txt", context)
+        html = render_to_string("notifications/email/notification.html", context)
+    message = EmailMultiAlternatives(subject[:200], text, settings.DEFAULT_FROM_EMAIL, [recipient.email])
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(OSError,),  # smtplib.SMTPException and socket errors are OSErrors
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+    acks_late=True,
+)
 def send_notification_email(self, notification_id: int) -> bool:
+    """Send one notification by e-mail; False when there is nothing (left) to send."""
     notification = Notification.objects.filter(pk=notification_id).select_related("recipient").first()
-    if notification is None or not notification.recipient.email:
+    if notification is None or not notification.recipient.email or not notification.recipient.is_active:
         return False
-    link = f"{settings.SITE_URL}{notification.url}" if notification.url else settings.SITE_URL
-    send_mail(notification.title, f"{notification.body}\n\n{link}", None, [notification.recipient.email])
+    build_email(notification).send()
+    logger.info("notification %s e-mailed (attempt %s)", notification_id, self.request.retries + 1)
     return True

@@ -1,3 +1,13 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from notifications import views
+
+app_name = "notifications"
+
+urlpatterns = [
+    path("", views.notification_list, name="list"),
+    path("latest/", views.latest, name="latest"),
+    path("read-all/", views.mark_all_read, name="mark_all_read"),
+    path("<int:pk>/read/", views.mark_read, name="mark_read"),
+    path("preferences/", views.preferences, name="preferences"),
+]

@@ -1,7 +1,7 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels.
 
-WebSockets pass the origin check (Origin must match ALLOWED_HOSTS) and session
-authentication before reaching a consumer.
+WebSockets pass the origin check (Origin must match ALLOWED_HOSTS, else close 4403) and
+session authentication before reaching a consumer.
 """
 
 import os
@@ -13,9 +13,9 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from support_portal.routing import websocket_urlpatterns  # noqa: E402
+from support_portal.websocket_origin import AllowedHostsOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -61,7 +61,7 @@ def test_scale_out_values():
     assert s["db"] == "django.db.backends.postgresql"
     assert s["layer"] == "channels_redis.core.RedisChannelLayer"
     assert s["eager"] is False and s["broker"] == "redis://redis:6379/0"
-    assert "elasticsearch7" in s["search"]
+    assert "Elasticsearch" in s["search"]
     assert s["email"] == "django.core.mail.backends.smtp.EmailBackend"
     assert s["secure_cookie"] is True and s["debug"] is False
 

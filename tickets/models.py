@@ -1,1 +1,343 @@
-"""Data and invariants of this app."""
+"""Tickets, their comments, timeline events, attachments, categories and SLA policies."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+SUBJECT_MAX = 200
+DESCRIPTION_MAX = 20_000
+COMMENT_MAX = 20_000
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("Baja")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("Alta")
+    URGENT = "urgent", _("Urgente")
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("Nuevo")
+    OPEN = "open", _("Abierto")
+    PENDING = "pending", _("Pendiente del franquiciado")
+    ON_HOLD = "on_hold", _("En espera")
+    RESOLVED = "resolved", _("Resuelto")
+    CLOSED = "closed", _("Cerrado")
+
+
+#: Statuses in which the ticket is still being worked (counted as load, watched by the SLA).
+ACTIVE_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
+
+#: The state machine: allowed target statuses from each status.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.NEW: frozenset({Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.RESOLVED, Status.CLOSED}),
+    Status.OPEN: frozenset({Status.PENDING, Status.ON_HOLD, Status.RESOLVED, Status.CLOSED}),
+    Status.PENDING: frozenset({Status.OPEN, Status.ON_HOLD, Status.RESOLVED, Status.CLOSED}),
+    Status.ON_HOLD: frozenset({Status.OPEN, Status.PENDING, Status.RESOLVED, Status.CLOSED}),
+    Status.RESOLVED: frozenset({Status.OPEN, Status.CLOSED}),
+    Status.CLOSED: frozenset(),
+}
+
+
+class Source(models.TextChoices):
+    WEB = "web", _("Web")
+    CHAT = "chat", _("Chat")
+
+
+class SlaState(models.TextChoices):
+    OK = "ok", _("En plazo")
+    AT_RISK = "at_risk", _("En riesgo")
+    BREACHED = "breached", _("Incumplido")
+
+
+class Category(models.Model):
+    name = models.CharField(_("nombre"), max_length=100)
+    slug = models.SlugField(_("identificador"), max_length=100, unique=True)
+    active = models.BooleanField(_("activa"), default=True)
+    agents = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("agentes"),
+        related_name="ticket_categories",
+        blank=True,
+        limit_choices_to={"role__in": ("agent", "supervisor")},
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("categoría de ticket")
+        verbose_name_plural = _("categorías de ticket")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SlaPolicy(models.Model):
+    """Targets for one priority: minutes to first response and to resolution."""
+
+    priority = models.CharField(_("prioridad"), max_length=10, choices=Priority.choices, unique=True)
+    first_response_minutes = models.PositiveIntegerField(_("primera respuesta (minutos)"))
+    resolution_minutes = models.PositiveIntegerField(_("resolución (minutos)"))
+    at_risk_percent = models.PositiveSmallIntegerField(
+        _("en riesgo al consumir (%)"),
+        default=75,
+        validators=[MinValueValidator(1), MaxValueValidator(99)],
+        help_text=_("Porcentaje del plazo consumido a partir del cual el ticket se marca en riesgo."),
+    )
+
+    class Meta:
+        ordering = ["priority"]
+        verbose_name = _("política de SLA")
+        verbose_name_plural = _("políticas de SLA")
+
+    def __str__(self) -> str:
+        return str(self.get_priority_display())
+
+    @property
+    def first_response(self) -> timedelta:
+        return timedelta(minutes=self.first_response_minutes)
+
+    @property
+    def resolution(self) -> timedelta:
+        return timedelta(minutes=self.resolution_minutes)
+
+
+#: Used when no policy row exists for a priority (operators edit rows in the admin).
+DEFAULT_SLA_MINUTES: dict[str, tuple[int, int]] = {
+    Priority.URGENT: (30, 4 * 60),
+    Priority.HIGH: (2 * 60, 8 * 60),
+    Priority.NORMAL: (8 * 60, 3 * 24 * 60),
+    Priority.LOW: (24 * 60, 7 * 24 * 60),
+}
+
+
+class Ticket(models.Model):
+    franchise = models.ForeignKey(
+        "accounts.Franchise", verbose_name=_("franquicia"), on_delete=models.PROTECT, related_name="tickets"
+    )
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("solicitante"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="requested_tickets",
+    )
+    subject = models.CharField(_("asunto"), max_length=SUBJECT_MAX)
+    description = models.TextField(_("descripción"), max_length=DESCRIPTION_MAX)
+    category = models.ForeignKey(
+        Category, verbose_name=_("categoría"), on_delete=models.SET_NULL, null=True, blank=True, related_name="tickets"
+    )
+    priority = models.CharField(_("prioridad"), max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(_("estado"), max_length=10, choices=Status.choices, default=Status.NEW)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("asignado a"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+    )
+    source = models.CharField(_("origen"), max_length=8, choices=Source.choices, default=Source.WEB)
+    watchers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("seguidores"), related_name="watched_tickets", blank=True
+    )
+    merged_into = models.ForeignKey(
+        "self", verbose_name=_("fusionado en"), on_delete=models.SET_NULL, null=True, blank=True, related_name="merged"
+    )
+
+    created_at = models.DateTimeField(_("creado"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
+    first_response_due = models.DateTimeField(_("primera respuesta antes de"), null=True, blank=True)
+    resolution_due = models.DateTimeField(_("resolución antes de"), null=True, blank=True)
+    first_response_risk_at = models.DateTimeField(null=True, blank=True, editable=False)
+    resolution_risk_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sla_paused_at = models.DateTimeField(_("SLA en pausa desde"), null=True, blank=True)
+    sla_paused_seconds = models.PositiveIntegerField(_("segundos en pausa"), default=0, editable=False)
+    sla_state = models.CharField(_("estado del SLA"), max_length=10, choices=SlaState.choices, default=SlaState.OK)
+    first_response_at = models.DateTimeField(_("primera respuesta"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resuelto"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("cerrado"), null=True, blank=True)
+
+    rating = models.PositiveSmallIntegerField(
+        _("valoración"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    rating_comment = models.TextField(_("comentario de la valoración"), max_length=2000, blank=True)
+    rated_at = models.DateTimeField(_("valorado"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        indexes = [
+            # franchisee list (their franchise, newest first, optional status)
+            models.Index(fields=["franchise", "-created_at", "-id"], name="ticket_franchise_created"),
+            models.Index(fields=["franchise", "status", "-created_at", "-id"], name="ticket_franchise_status"),
+            # agent dashboard queues sorted by due date
+            models.Index(fields=["status", "resolution_due"], name="ticket_status_due"),
+            models.Index(fields=["assignee", "status", "resolution_due"], name="ticket_assignee_status_due"),
+            models.Index(fields=["priority", "status"], name="ticket_priority_status"),
+            models.Index(fields=["category", "status"], name="ticket_category_status"),
+            models.Index(fields=["sla_state", "status"], name="ticket_sla_status"),
+            models.Index(fields=["-created_at", "-id"], name="ticket_created"),
+            # team figures over the last days
+            models.Index(fields=["resolved_at"], name="ticket_resolved_at"),
+            models.Index(fields=["first_response_at"], name="ticket_first_response_at"),
+            models.Index(fields=["rated_at"], name="ticket_rated_at"),
+            # the dashboard queues, read in due-date order straight from these partial indexes
+            models.Index(
+                fields=["resolution_due", "id"],
+                name="ticket_unassigned_due",
+                condition=Q(assignee__isnull=True, status__in=["new", "open", "pending", "on_hold"]),
+            ),
+            models.Index(
+                fields=["resolution_due", "id"],
+                name="ticket_active_due",
+                condition=Q(status__in=["new", "open", "pending", "on_hold"]),
+            ),
+            models.Index(
+                fields=["assignee", "resolution_due", "id"],
+                name="ticket_active_assignee_due",
+                condition=Q(status__in=["new", "open", "pending", "on_hold"]),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5), name="ticket_rating_1_to_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.subject}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("tickets:detail", args=[self.pk])
+
+    @property
+    def number(self) -> str:
+        """Human label, e.g. T-000042."""
+        return f"T-{self.pk:06d}" if self.pk else "T-?"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in TRANSITIONS.get(self.status, frozenset())
+
+
+class Comment(models.Model):
+    ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("autor"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    body = models.TextField(_("texto"), max_length=COMMENT_MAX)
+    internal = models.BooleanField(_("nota interna"), default=False)
+    created_at = models.DateTimeField(_("creado"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("comentario")
+        verbose_name_plural = _("comentarios")
+        indexes = [models.Index(fields=["ticket", "created_at"], name="comment_ticket_created")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id}: {self.body[:40]}"
+
+
+class Event(models.Model):
+    """One line of the timeline: who changed what, from which value to which."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Creado")
+        COMMENTED = "commented", _("Comentario")
+        NOTE = "note", _("Nota interna")
+        STATUS = "status", _("Estado")
+        PRIORITY = "priority", _("Prioridad")
+        CATEGORY = "category", _("Categoría")
+        ASSIGNED = "assigned", _("Asignación")
+        SLA_AT_RISK = "sla_at_risk", _("SLA en riesgo")
+        SLA_BREACHED = "sla_breached", _("SLA incumplido")
+        MERGED = "merged", _("Fusión")
+        RATED = "rated", _("Valoración")
+        ATTACHMENT = "attachment", _("Adjunto")
+
+    ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("quién"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    kind = models.CharField(_("tipo"), max_length=16, choices=Kind.choices)
+    old_value = models.CharField(_("antes"), max_length=200, blank=True)
+    new_value = models.CharField(_("después"), max_length=200, blank=True)
+    internal = models.BooleanField(_("solo agentes"), default=False)
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("cuándo"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("evento")
+        verbose_name_plural = _("eventos")
+        indexes = [models.Index(fields=["ticket", "created_at"], name="event_ticket_created")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.old_value} → {self.new_value}"
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    """Storage name: never the user's file name (that is kept in `original_name`)."""
+    return f"tickets/{instance.ticket_id}/{filename}"
+
+
+class Attachment(models.Model):
+    ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="attachments")
+    comment = models.ForeignKey(
+        Comment,
+        verbose_name=_("comentario"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="attachments",
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("subido por"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    file = models.FileField(_("fichero"), upload_to=attachment_path, max_length=255)
+    original_name = models.CharField(_("nombre"), max_length=150)
+    content_type = models.CharField(_("tipo"), max_length=100)
+    size = models.PositiveIntegerField(_("tamaño"))
+    created_at = models.DateTimeField(_("subido"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("adjunto")
+        verbose_name_plural = _("adjuntos")
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("tickets:attachment", args=[self.ticket_id, self.pk])
+
+    @property
+    def internal(self) -> bool:
+        return bool(self.comment_id and self.comment.internal)
+
+
+class AssignmentCursor(models.Model):
+    """Round-robin position: the agent who got the last ticket of a category (key "category:<id>")."""
+
+    key = models.CharField(max_length=40, unique=True)
+    last_agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    class Meta:
+        verbose_name = _("turno de asignación")
+        verbose_name_plural = _("turnos de asignación")
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.last_agent_id}"

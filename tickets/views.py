@@ -1,12 +1,373 @@
-"""Ticket pages and the agent dashboard."""
+"""Ticket pages, ticket actions and the agent dashboard (thin: services write, selectors read)."""
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from __future__ import annotations
 
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.access import is_agent, is_franchisee, is_supervisor
 from accounts.decorators import agent_required
+from accounts.models import User
+from tickets import figures, selectors, services
+from tickets.forms import BulkForm, CommentForm, RateForm, TicketForm
+from tickets.ids import parse_id
+from tickets.markdown import render_markdown
+from tickets.models import TRANSITIONS, Priority, SlaState, Status, Ticket
+from tickets.pagination import Page, page_of
+
+PAGE_SIZE = 25
+
+
+def _int(value: str | None) -> int | None:
+    return parse_id(value)
+
+
+def _page(request: HttpRequest, queryset) -> Page:
+    return page_of(queryset, request.GET.get("page"), PAGE_SIZE)
+
+
+def _errors_text(exc: ValidationError) -> str:
+    return " ".join(str(m) for m in exc.messages)
+
+
+def _back(request: HttpRequest, ticket: Ticket) -> HttpResponseRedirect:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect(ticket.get_absolute_url())
+
+
+def _act(request: HttpRequest, ticket: Ticket, action: Callable[[], object], done: str) -> HttpResponseRedirect:
+    """Run a service call; its refusal becomes an error message, never a partial change."""
+    try:
+        action()
+    except services.TicketError as exc:
+        messages.error(request, str(exc))
+    except ValidationError as exc:
+        messages.error(request, _errors_text(exc))
+    else:
+        messages.success(request, done)
+    return _back(request, ticket)
+
+
+# --- franchisee and shared pages -------------------------------------------------
+
+
+@require_GET
+def ticket_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    q = request.GET.get("q", "").strip()
+    page = _page(request, selectors.franchise_tickets(request.user, status=status, q=q))
+    query = urlencode({k: v for k, v in {"status": status, "q": q}.items() if v})
+    return render(
+        request,
+        "tickets/list.html",
+        {"page": page, "status": status, "q": q, "statuses": Status.choices, "query": query},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def ticket_new(request: HttpRequest) -> HttpResponse:
+    if not (is_franchisee(request.user) or is_agent(request.user)):
+        raise Http404
+    for_agent = is_agent(request.user)
+    form = TicketForm(request.POST or None, request.FILES or None, for_agent=for_agent)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            ticket = services.create_ticket(
+                actor=request.user,
+                subject=data["subject"],
+                description=data["description"],
+                franchise=data.get("franchise"),
+                requester=data.get("requester"),
+                category=data.get("category"),
+                priority=data["priority"],
+                attachments=data["files"],
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        except services.TicketError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Ticket %(n)s creado.") % {"n": ticket.number})
+            return redirect(ticket.get_absolute_url())
+    status = 400 if request.method == "POST" else 200
+    return render(request, "tickets/new.html", {"form": form}, status=status)
+
+
+def _detail_context(request: HttpRequest, ticket: Ticket, comment_form: CommentForm | None = None) -> dict:
+    user = request.user
+    agent = is_agent(user)
+    context = {
+        "ticket": ticket,
+        "description_html": render_markdown(ticket.description),
+        "timeline": selectors.timeline(ticket, user),
+        "attachments": selectors.ticket_attachments(ticket),
+        "comment_form": comment_form or CommentForm(),
+        "is_agent_view": agent,
+        "can_comment": ticket.status != Status.CLOSED,
+        "can_reopen": services.can_reopen(ticket, user),
+        "reopen_deadline": services.reopen_deadline(ticket),
+        "can_rate": is_franchisee(user) and ticket.status in (Status.RESOLVED, Status.CLOSED) and ticket.resolved_at,
+        "rate_form": RateForm(initial={"rating": ticket.rating, "comment": ticket.rating_comment}),
+    }
+    if agent:
+        context.update(
+            {
+                "next_statuses": [(s, Status(s).label) for s in Status.values if s in TRANSITIONS[ticket.status]],
+                "priorities": Priority.choices,
+                "agents": selectors.active_agents(),
+                "categories": selectors.categories(),
+                "merge_targets": selectors.mergeable_targets(ticket),
+                "can_reassign": ticket.assignee_id in (None, user.pk) or is_supervisor(user),
+            }
+        )
+    return context
+
+
+@require_GET
+def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = selectors.ticket_for(request.user, pk)
+    return render(request, "tickets/detail.html", _detail_context(request, ticket))
+
+
+@require_POST
+def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = selectors.ticket_for(request.user, pk)
+    form = CommentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.add_comment(
+                ticket=ticket,
+                actor=request.user,
+                body=form.cleaned_data["body"],
+                internal=form.cleaned_data["internal"] and is_agent(request.user),
+                attachments=form.cleaned_data["files"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, _errors_text(exc))
+        except services.TicketError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Respuesta añadida."))
+            return redirect(ticket.get_absolute_url())
+    return render(request, "tickets/detail.html", _detail_context(request, ticket, form), status=400)
+
+
+@require_POST
+def ticket_reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = selectors.ticket_for(request.user, pk)
+    reason = request.POST.get("reason", "")
+    return _act(
+        request,
+        ticket,
+        lambda: services.reopen(ticket=ticket, actor=request.user, reason=reason),
+        _("Ticket reabierto."),
+    )
+
+
+@require_POST
+def ticket_rate(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = selectors.ticket_for(request.user, pk)
+    form = RateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Elige una valoración de 1 a 5."))
+        return _back(request, ticket)
+    return _act(
+        request,
+        ticket,
+        lambda: services.rate(
+            ticket=ticket, actor=request.user, rating=form.cleaned_data["rating"], comment=form.cleaned_data["comment"]
+        ),
+        _("Gracias por tu valoración."),
+    )
+
+
+@require_GET
+def attachment_download(request: HttpRequest, pk: int, attachment_pk: int) -> FileResponse:
+    """Serve a file only to who may see it; always as a download, never rendered inline."""
+    attachment = selectors.attachment_for(request.user, pk, attachment_pk)
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    response = FileResponse(
+        handle, as_attachment=True, filename=attachment.original_name, content_type=attachment.content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- agent actions -----------------------------------------------------------------
+
+
+def _agent_action(name: str, message: str, call: Callable[[HttpRequest, Ticket], object]):
+    @agent_required
+    @require_POST
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        ticket = selectors.ticket_for(request.user, pk)
+        return _act(request, ticket, lambda: call(request, ticket), message)
+
+    view.__name__ = name
+    view.__doc__ = f"POST: {name.replace('_', ' ')} (agents)."
+    return view
+
+
+def _assignee(request: HttpRequest) -> User:
+    assignee = User.objects.filter(pk=_int(request.POST.get("assignee"))).first()
+    if assignee is None:
+        raise services.TicketError(_("Elige un agente."))
+    return assignee
+
+
+def _category(request: HttpRequest):
+    pk = _int(request.POST.get("category"))
+    return selectors.category_by_pk(pk) if pk else None
+
+
+def _merge(request: HttpRequest, ticket: Ticket) -> Ticket:
+    target_pk = _int(request.POST.get("target", "").upper().removeprefix("T-"))
+    target = Ticket.objects.filter(pk=target_pk).first() if target_pk else None
+    if target is None:
+        raise services.TicketError(_("Indica el ticket que se conserva."))
+    return services.merge(source=ticket, target=target, actor=request.user)
+
+
+ticket_claim = _agent_action("ticket_claim", _("Ticket tomado."), lambda r, t: services.claim(ticket=t, actor=r.user))
+ticket_assign = _agent_action(
+    "ticket_assign", _("Ticket asignado."), lambda r, t: services.assign(ticket=t, actor=r.user, assignee=_assignee(r))
+)
+ticket_unassign = _agent_action(
+    "ticket_unassign", _("Ticket devuelto a la cola."), lambda r, t: services.unassign(ticket=t, actor=r.user)
+)
+ticket_status = _agent_action(
+    "ticket_status",
+    _("Estado actualizado."),
+    lambda r, t: services.change_status(ticket=t, actor=r.user, status=r.POST.get("status", "")),
+)
+ticket_priority = _agent_action(
+    "ticket_priority",
+    _("Prioridad actualizada."),
+    lambda r, t: services.change_priority(ticket=t, actor=r.user, priority=r.POST.get("priority", "")),
+)
+ticket_category = _agent_action(
+    "ticket_category",
+    _("Categoría actualizada."),
+    lambda r, t: services.change_category(ticket=t, actor=r.user, category=_category(r)),
+)
+ticket_resolve = _agent_action(
+    "ticket_resolve", _("Ticket resuelto."), lambda r, t: services.resolve(ticket=t, actor=r.user)
+)
+ticket_close = _agent_action("ticket_close", _("Ticket cerrado."), lambda r, t: services.close(ticket=t, actor=r.user))
+ticket_merge = _agent_action("ticket_merge", _("Tickets fusionados."), _merge)
 
 
 @agent_required
+@require_POST
+def ticket_draft_article(request: HttpRequest, pk: int) -> HttpResponse:
+    """Draft a knowledge-base article from a resolved ticket and open it for editing."""
+    ticket = selectors.ticket_for(request.user, pk)
+    if ticket.status not in (Status.RESOLVED, Status.CLOSED):
+        messages.error(request, _("Solo se redacta un artículo a partir de un ticket resuelto."))
+        return redirect(ticket.get_absolute_url())
+    try:
+        from knowledge_base.services import draft_article_from_ticket
+    except ImportError:
+        messages.error(request, _("La base de conocimiento no está disponible."))
+        return redirect(ticket.get_absolute_url())
+    article = draft_article_from_ticket(ticket=ticket, actor=request.user)
+    messages.success(request, _("Borrador de artículo creado a partir de %(n)s.") % {"n": ticket.number})
+    edit_url = getattr(article, "get_edit_url", None)
+    return redirect(edit_url() if callable(edit_url) else article.get_absolute_url())
+
+
+@agent_required
+@require_POST
+def ticket_bulk(request: HttpRequest) -> HttpResponse:
+    form = BulkForm(request.POST)
+    target = request.POST.get("next", "")
+    if not (target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})):
+        target = "/agent/"
+    if not form.is_valid():
+        messages.error(request, _("Selecciona tickets y una acción válida."))
+        return redirect(target)
+    data = form.cleaned_data
+    if data["action"] == "assign" and data["assignee"] is None:
+        messages.error(request, _("Elige un agente."))
+        return redirect(target)
+    if data["action"] == "status" and not data["status"]:
+        messages.error(request, _("Elige un estado."))
+        return redirect(target)
+    done, errors = services.bulk_update(
+        actor=request.user,
+        ticket_ids=data["tickets"],
+        action=data["action"],
+        assignee=data["assignee"],
+        status=data["status"],
+    )
+    if done:
+        messages.success(request, _("%(n)d tickets actualizados.") % {"n": done})
+    for error in errors[:20]:
+        messages.error(request, error)
+    return redirect(target)
+
+
+# --- agent dashboard ------------------------------------------------------------------
+
+
+def _filters(request: HttpRequest) -> selectors.DashboardFilters:
+    get = request.GET
+    view = get.get("view", "unassigned")
+    return selectors.DashboardFilters(
+        view=view if view in ("unassigned", "mine", "open") else "unassigned",
+        status=get.get("status", ""),
+        priority=get.get("priority", ""),
+        category=_int(get.get("category")),
+        franchise=_int(get.get("franchise")),
+        sla=get.get("sla", ""),
+        q=get.get("q", "").strip()[:100],
+        sort=get.get("sort", "due"),
+    )
+
+
+@agent_required
+@require_GET
 def agent_dashboard(request: HttpRequest) -> HttpResponse:
-    """Placeholder until the tickets issue fills the dashboard."""
-    return render(request, "tickets/agent_dashboard.html", {})
+    """Queues (unassigned, mine, all open) with filters, bulk actions and, for supervisors, team figures."""
+    filters = _filters(request)
+    page = _page(request, selectors.dashboard_tickets(request.user, filters))
+    params = {k: v for k, v in request.GET.items() if k != "page" and v}
+    context = {
+        "filters": filters,
+        "page": page,
+        "query": urlencode(params),
+        "query_no_view": urlencode({k: v for k, v in params.items() if k != "view"}),
+        "statuses": Status.choices,
+        "priorities": Priority.choices,
+        "sla_states": SlaState.choices,
+        "categories": selectors.categories(),
+        "franchises": selectors.franchises(),
+        "agents": selectors.active_agents(),
+        "bulk_actions": BulkForm.ACTIONS,
+        "figures": figures.cached_team_figures() if is_supervisor(request.user) else None,
+        "views": [("unassigned", _("Sin asignar")), ("mine", _("Mis tickets")), ("open", _("Todos los abiertos"))],
+        "sorts": [
+            ("due", _("Vence antes")),
+            ("-due", _("Vence después")),
+            ("-created", _("Más nuevos")),
+            ("created", _("Más antiguos")),
+        ],
+    }
+    return render(request, "tickets/agent_dashboard.html", context)

@@ -2,9 +2,20 @@
 
 from django import template
 
+from chat import selectors
+
 register = template.Library()
+
+PANEL_SIZE = 20
 
 
 @register.inclusion_tag("chat/_queue_panel.html", takes_context=True)
 def chat_queue_panel(context) -> dict:
-    return {"user": context["request"].user}
+    """The waiting queue and the agent's own active chats; chat/queue.js keeps them live."""
+    user = context["request"].user
+    return {
+        "user": user,
+        "queue": list(selectors.waiting_queue(user)[:PANEL_SIZE]),
+        "waiting_count": selectors.waiting_count(),
+        "mine": list(selectors.active_for_agent(user)[:PANEL_SIZE]),
+    }

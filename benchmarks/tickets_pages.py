@@ -1,0 +1,260 @@
+"""Server time of /agent/ and /tickets/ with 100,000 tickets in PostgreSQL.
+
+    .venv/bin/python benchmarks/tickets_pages.py            # 100,000 tickets, 200 requests per page
+    .venv/bin/python benchmarks/tickets_pages.py --quick    # 20,000 tickets, 50 requests per page
+
+Uses DATABASE_URL (default postgres://postgres@127.0.0.1:5432/bench_tickets; the database is
+created if missing, migrated, and the ticket tables are reloaded with bulk_create when the
+row count differs). Requests go through Django's test Client in-process (full middleware,
+views, templates; no network). Prints one JSON object: p50/p95/max in ms and the query count
+of each page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_tickets"
+os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
+os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "support_portal.settings")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+
+FRANCHISES = 20
+AGENTS = 10
+PRIORITIES = ["low", "normal", "normal", "normal", "high", "urgent"]
+CATEGORIES = ["tpv", "red", "facturacion", "pedidos", "otros"]
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    parts = urlparse(url)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def load(n: int, log) -> dict:
+    """Users, franchises, categories and n tickets (only reloaded when the count differs)."""
+    from django.contrib.auth.hashers import make_password
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from accounts.models import Franchise, User
+    from tickets.models import Category, Ticket
+
+    password = make_password("bench-pass")
+    with transaction.atomic():
+        franchises = [
+            Franchise.objects.get_or_create(code=f"bench-{i:02d}", defaults={"name": f"Franquicia {i:02d}"})[0]
+            for i in range(FRANCHISES)
+        ]
+        franchisees = [
+            User.objects.get_or_create(
+                username=f"bench_fran_{i:02d}",
+                defaults={"role": "franchisee", "franchise": f, "password": password},
+            )[0]
+            for i, f in enumerate(franchises)
+        ]
+        agents = [
+            User.objects.get_or_create(
+                username=f"bench_agent_{i:02d}",
+                defaults={"role": "agent", "password": password, "is_staff": True, "first_name": f"Agente {i}"},
+            )[0]
+            for i in range(AGENTS)
+        ]
+        supervisor = User.objects.get_or_create(
+            username="bench_supervisor",
+            defaults={"role": "supervisor", "password": password, "is_staff": True, "is_superuser": True},
+        )[0]
+        categories = [Category.objects.get_or_create(slug=s, defaults={"name": s.title()})[0] for s in CATEGORIES]
+
+    if Ticket.objects.count() == n:
+        log(f"{n} tickets already loaded")
+        return {"franchisee": franchisees[0], "agent": agents[0], "supervisor": supervisor}
+
+    log(f"loading {n} tickets ...")
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE tickets_ticket, tickets_comment, tickets_event, tickets_attachment, "
+            "tickets_ticket_watchers RESTART IDENTITY CASCADE"
+        )
+    rng = random.Random(42)
+    now = timezone.now()
+    batch: list[Ticket] = []
+    for i in range(n):
+        created = now - timedelta(minutes=rng.randint(0, 365 * 24 * 60))
+        roll = rng.random()
+        status = (
+            "closed"
+            if roll < 0.70
+            else "resolved"
+            if roll < 0.80
+            else rng.choice(["new", "open", "open", "pending", "on_hold"])
+        )
+        franchise_index = rng.randrange(FRANCHISES)
+        assignee = None if status == "new" or rng.random() < 0.05 else rng.choice(agents)
+        first_response = created + timedelta(minutes=rng.randint(5, 24 * 60)) if status != "new" else None
+        resolved = (
+            created + timedelta(minutes=rng.randint(60, 7 * 24 * 60)) if status in ("resolved", "closed") else None
+        )
+        rated = resolved and rng.random() < 0.4
+        batch.append(
+            Ticket(
+                franchise=franchises[franchise_index],
+                requester=franchisees[franchise_index],
+                subject=f"Incidencia {i}: el datáfono no imprime tras la actualización",
+                description="Desde esta mañana el terminal muestra un error al imprimir. " * 4,
+                category=rng.choice(categories),
+                priority=rng.choice(PRIORITIES),
+                status=status,
+                assignee=assignee,
+                created_at=created,
+                first_response_due=created + timedelta(hours=8),
+                resolution_due=created + timedelta(days=3),
+                first_response_risk_at=created + timedelta(hours=6),
+                resolution_risk_at=created + timedelta(days=2, hours=6),
+                sla_state=rng.choice(["ok", "ok", "ok", "at_risk", "breached"]),
+                sla_paused_at=now if status == "pending" else None,
+                first_response_at=first_response,
+                resolved_at=resolved,
+                closed_at=resolved + timedelta(days=7) if status == "closed" else None,
+                rating=rng.randint(1, 5) if rated else None,
+                rated_at=resolved + timedelta(hours=2) if rated else None,
+            )
+        )
+        if len(batch) == 5000:
+            Ticket.objects.bulk_create(batch)
+            batch = []
+    if batch:
+        Ticket.objects.bulk_create(batch)
+    # auto_now_add overwrote created_at: put the spread back in one statement
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE tickets_ticket SET created_at = first_response_due - interval '8 hours'")
+        cursor.execute("ANALYZE tickets_ticket")
+    log(f"loaded in {time.perf_counter() - started:.1f} s")
+    return {"franchisee": franchisees[0], "agent": agents[0], "supervisor": supervisor}
+
+
+def measure(client, url: str, requests: int) -> dict:
+    from django.db import connection, reset_queries
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(3):  # warm up (template cache, connection)
+        assert client.get(url).status_code == 200, url
+    reset_queries()  # the log is cleared at each request start; begin from empty so the count is right
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(url)
+    timings = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        response = client.get(url)
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, url
+    timings.sort()
+    return {
+        "url": url,
+        "requests": requests,
+        "p50_ms": round(statistics.median(timings), 1),
+        "p95_ms": round(timings[int(0.95 * (len(timings) - 1))], 1),
+        "max_ms": round(timings[-1], 1),
+        "queries": len(ctx.captured_queries),
+    }
+
+
+def measure_figures(runs: int) -> dict:
+    """The supervisor's team figures computed without the 60 s cache (what the first request pays)."""
+    from tickets.figures import team_figures
+
+    team_figures()
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        team_figures()
+        timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    return {
+        "runs": runs,
+        "p50_ms": round(statistics.median(timings), 1),
+        "p95_ms": round(timings[int(0.95 * (len(timings) - 1))], 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20,000 tickets and 50 requests per page")
+    parser.add_argument("--tickets", type=int, help="override the number of tickets")
+    parser.add_argument("--requests", type=int, help="override the number of requests per page")
+    args = parser.parse_args()
+    n = args.tickets or (20_000 if args.quick else 100_000)
+    requests = args.requests or (50 if args.quick else 200)
+
+    def log(message: str) -> None:
+        print(f"[tickets_pages] {message}", file=sys.stderr, flush=True)
+
+    ensure_database(os.environ["DATABASE_URL"])
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.test import Client
+
+    call_command("migrate", verbosity=0)
+    users = load(n, log)
+    clients = {}
+    for role, user in users.items():
+        clients[role] = Client()
+        clients[role].force_login(user)
+
+    pages = [
+        ("supervisor", "/agent/"),  # queues + team figures (cached 60 s; uncached cost measured below)
+        ("agent", "/agent/?view=mine"),
+        ("agent", "/agent/?view=open&priority=high&sla=at_risk"),
+        ("franchisee", "/tickets/"),
+        ("franchisee", "/tickets/?status=closed&q=datáfono"),
+        ("agent", "/tickets/"),
+    ]
+    results = []
+    for role, url in pages:
+        log(f"{role} {url}")
+        results.append({"role": role, **measure(clients[role], url, requests)})
+    log("team figures, uncached")
+    figures_uncached = measure_figures(max(10, requests // 10))
+    worst = max(r["p95_ms"] for r in results)
+    print(
+        json.dumps(
+            {
+                "tickets": n,
+                "requests_per_page": requests,
+                "database": "postgresql",
+                "pages": results,
+                "team_figures_uncached": figures_uncached,
+                "worst_p95_ms": worst,
+                "goal_p95_ms": 150,
+                "goal_met": worst < 150,
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

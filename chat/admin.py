@@ -1,0 +1,32 @@
+"""Admin for conversations, with their messages inline (read-only transcript)."""
+
+from django.contrib import admin
+
+from chat.models import Conversation, Message
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    fields = ("created_at", "kind", "author", "body", "client_id")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("id",)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("author")
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ("id", "topic", "franchise", "franchisee", "agent", "status", "created_at", "last_activity_at")
+    list_filter = ("status", "resolved_in_chat", "franchise")
+    search_fields = ("topic", "franchisee__username", "agent__username")
+    list_select_related = ("franchise", "franchisee", "agent")
+    raw_id_fields = ("franchisee", "agent", "closed_by", "ticket")
+    readonly_fields = ("created_at", "accepted_at", "closed_at", "last_activity_at")
+    date_hierarchy = "created_at"
+    inlines = [MessageInline]

@@ -1,0 +1,200 @@
+"""WebSocket `/ws/chat/<conversation_id>/?after=<message_id>` (DESIGN.md "WebSocket contract").
+
+On connect: history replay (id > after), then the conversation's status and read markers,
+then live frames from the conversation's group. Refusals of a client frame are `error` frames
+and the socket stays open. Origin was checked before this runs (support_portal.asgi, 4403).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from urllib.parse import parse_qs
+
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import connection
+from django.utils.translation import gettext as _
+
+from accounts.access import is_agent
+from chat import presence, selectors, services
+from chat.frames import (
+    conversation_frame,
+    conversation_group,
+    error_frame,
+    message_frame,
+    read_frame,
+    typing_frame,
+)
+
+logger = logging.getLogger(__name__)
+
+NOT_LOGGED_IN = 4401
+NOT_FOUND = 4404
+REPLAY_MEMORY = 500  # ids of the replay remembered to drop live copies of the same messages
+TYPING_EVERY = 2.0  # seconds: at most one typing frame per socket per interval is relayed
+MAX_FRAME_CHARS = 32_000  # a 4,000-character body with every character JSON-escaped fits
+
+
+def writer(func):
+    """Run a chat write off the event loop. On PostgreSQL writes from many sockets run in
+    parallel worker threads (each with its own connection), so one commit waiting on the disk
+    does not stall the others; SQLite allows one writer at a time and its busy-wait backs off
+    in long sleeps, so there they share Channels' single database thread."""
+    return DatabaseSyncToAsync(func, thread_sensitive=connection.vendor == "sqlite")
+
+
+def _after(query_string: bytes) -> int:
+    values = parse_qs(query_string.decode("latin1")).get("after", ["0"])
+    try:
+        return max(int(values[-1]), 0)
+    except ValueError:
+        return 0
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.group = None
+        self.presence_keys: list[str] = []
+        self.heartbeat_task = None
+        self.replayed: set[int] = set()
+        self.last_typing = 0.0
+        self.user = self.scope.get("user")
+        # Accept first: a close before accept would reach the browser as a bare handshake 403.
+        await self.accept()
+        if self.user is None or not self.user.is_authenticated or not self.user.is_active:
+            await self.close(code=NOT_LOGGED_IN)
+            return
+        conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
+        self.conversation = await database_sync_to_async(selectors.find_conversation)(self.user, conversation_id)
+        if self.conversation is None:
+            await self.close(code=NOT_FOUND)
+            return
+        self.group = conversation_group(self.conversation.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.presence_keys = [presence.viewer_key(self.conversation.pk, self.user.pk)]
+        if is_agent(self.user):
+            self.presence_keys.append(presence.agent_key(self.user.pk))
+        for key in self.presence_keys:
+            await database_sync_to_async(presence.enter)(key)
+        self.heartbeat_task = asyncio.create_task(self._heartbeat())
+        await self._replay(_after(self.scope.get("query_string", b"")))
+
+    async def _replay(self, after: int) -> None:
+        frames, markers, status = await database_sync_to_async(self._replay_frames)(after)
+        recent: deque[int] = deque(maxlen=REPLAY_MEMORY)
+        for frame in frames:
+            recent.append(frame["id"])
+            await self.send_json(frame)
+        self.replayed = set(recent)
+        await self.send_json(status)
+        for user_id, up_to in markers.items():
+            await self.send_json(read_frame(user_id, up_to))
+
+    def _replay_frames(self, after: int) -> tuple[list[dict], dict[int, int], dict]:
+        conversation = selectors.find_conversation(self.user, self.conversation.pk)
+        self.conversation = conversation or self.conversation
+        frames = [message_frame(m) for m in selectors.history(self.conversation.pk, after).iterator(chunk_size=500)]
+        return frames, selectors.read_markers(self.conversation), conversation_frame(self.conversation)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(presence.HEARTBEAT_SECONDS)
+            await database_sync_to_async(presence.heartbeat)(self.presence_keys)
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "heartbeat_task", None) is not None:
+            self.heartbeat_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.heartbeat_task
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for key in getattr(self, "presence_keys", []):
+            await database_sync_to_async(presence.leave)(key)
+
+    # --- client → server -------------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        if self.group is None:
+            return
+        frame = None
+        if text_data is not None and len(text_data) <= MAX_FRAME_CHARS:
+            try:
+                frame = json.loads(text_data)
+            except ValueError:
+                frame = None
+        elif text_data is not None:
+            await self._error("too_long", _("El mensaje supera los 4000 caracteres."))
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self._error("invalid", _("Trama no válida: se espera un objeto JSON con «type»."))
+            return
+        handler = {"message.send": self._send_message, "typing": self._typing, "read": self._read}.get(frame["type"])
+        if handler is None:
+            await self._error("invalid", _("Tipo de trama desconocido."))
+            return
+        try:
+            await handler(frame)
+        except services.ChatError as error:
+            await self._error(error.code, error.detail)
+
+    async def _send_message(self, frame: dict) -> None:
+        message, created = await writer(services.post_message)(
+            conversation_id=self.conversation.pk,
+            author=self.user,
+            body=frame.get("body"),
+            client_id=frame.get("client_id"),
+            broadcast=False,
+        )
+        if created:  # committed: now everyone on the conversation, this socket included
+            try:
+                await self.channel_layer.group_send(self.group, {"type": "push.frame", "frame": message_frame(message)})
+            except Exception:  # the layer is down: the message is stored; others get it on resume
+                logger.exception("broadcast of chat message %s failed", message.pk)
+                await self.send_json(message_frame(message))
+        else:  # a retry: answer with the original, to this socket only
+            await self.send_json(message_frame(message))
+
+    async def _typing(self, frame: dict) -> None:
+        if not selectors.can_post(self.user, self.conversation):
+            raise services.Forbidden(_("No puedes escribir en esta conversación."))
+        now = time.monotonic()
+        if now - self.last_typing < TYPING_EVERY:
+            return
+        self.last_typing = now
+        await self.channel_layer.group_send(
+            self.group,
+            {"type": "push.frame", "frame": typing_frame(self.user), "exclude": self.channel_name},
+        )
+
+    async def _read(self, frame: dict) -> None:
+        await writer(services.mark_read)(conversation_id=self.conversation.pk, user=self.user, up_to=frame.get("up_to"))
+
+    # --- server → client -------------------------------------------------------------------
+
+    async def push_frame(self, event: dict) -> None:
+        """A frame sent to the conversation's group."""
+        if event.get("exclude") == self.channel_name:
+            return
+        frame = event["frame"]
+        kind = frame.get("type")
+        if kind == "message" and frame["id"] in self.replayed:
+            return  # already sent by the replay
+        if kind == "conversation":
+            self._remember_status(frame)
+        await self.send_json(frame)
+
+    def _remember_status(self, frame: dict) -> None:
+        self.conversation.status = frame["status"]
+        self.conversation.agent_id = frame["agent"]["id"] if frame["agent"] else None
+        self.conversation.ticket_id = frame["ticket"]
+
+    async def _error(self, code: str, detail: str) -> None:
+        await self.send_json(error_frame(code, str(detail)))
+
+    async def send_json(self, frame: dict) -> None:
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False))

@@ -1,0 +1,135 @@
+"""Every read of chat data, scoped to the asking user through accounts.access."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db.models import QuerySet
+
+from accounts.access import get_visible_or_404, is_agent, is_franchisee, scope_to_user
+from accounts.models import User
+from chat import presence
+from chat.models import Conversation, Message, ReadMarker
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+HISTORY_CHUNK = 500
+
+
+def _with_people(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    return queryset.select_related("franchise", "franchisee", "agent")
+
+
+def visible_conversations(user: User | AnonymousUser) -> QuerySet[Conversation]:
+    """Conversations the user may open: their franchise's (franchisee) or all (agents)."""
+    return _with_people(scope_to_user(Conversation.objects.all(), user))
+
+
+def get_conversation(user: User | AnonymousUser, pk: int) -> Conversation:
+    """One visible conversation or Http404 (also for other franchises)."""
+    return get_visible_or_404(_with_people(Conversation.objects.all()), user, pk=pk)
+
+
+def find_conversation(user: User | AnonymousUser, pk: int) -> Conversation | None:
+    """Like get_conversation, None instead of 404 (for sockets)."""
+    return _with_people(scope_to_user(Conversation.objects.filter(pk=pk), user)).first()
+
+
+def my_conversations(user: User) -> QuerySet[Conversation]:
+    """The franchisee's own conversations, or the agent's assigned ones, most recent first."""
+    if is_agent(user):
+        return visible_conversations(user).filter(agent=user)
+    return visible_conversations(user).filter(franchisee=user)
+
+
+def waiting_queue(user: User) -> QuerySet[Conversation]:
+    """Waiting conversations, oldest first (agents only)."""
+    if not is_agent(user):
+        return Conversation.objects.none()
+    return _with_people(Conversation.objects.filter(status=Conversation.Status.WAITING)).order_by("created_at", "id")
+
+
+def waiting_count() -> int:
+    return Conversation.objects.filter(status=Conversation.Status.WAITING).count()
+
+
+def active_for_agent(user: User) -> QuerySet[Conversation]:
+    if not is_agent(user):
+        return Conversation.objects.none()
+    return visible_conversations(user).filter(agent=user, status=Conversation.Status.ACTIVE)
+
+
+def history(conversation_id: int, after: int = 0) -> QuerySet[Message]:
+    """Messages with id > after, in order (ids grow with time)."""
+    return Message.objects.filter(conversation_id=conversation_id, id__gt=after).select_related("author").order_by("id")
+
+
+def find_by_client_id(conversation_id: int, author_id: int, client_id: str) -> Message | None:
+    return (
+        Message.objects.filter(conversation_id=conversation_id, author_id=author_id, client_id=client_id)
+        .select_related("author")
+        .order_by()
+        .first()
+    )
+
+
+def posting_state(user: User, conversation_id: int) -> Conversation | None:
+    """The few columns can_post() needs, for a conversation the user may see (hot path: every message)."""
+    return (
+        scope_to_user(Conversation.objects.filter(pk=conversation_id), user)
+        .only("status", "franchise_id", "franchisee_id", "agent_id", "last_activity_at")
+        .order_by()
+        .first()
+    )
+
+
+def read_markers(conversation: Conversation) -> dict[int, int]:
+    """{user id: last read message id} of everyone who read something."""
+    return dict(ReadMarker.objects.filter(conversation=conversation).values_list("user_id", "last_read_message_id"))
+
+
+def transcript(conversation: Conversation) -> str:
+    """Plain-text transcript (for the ticket created from a chat)."""
+    lines = []
+    for message in history(conversation.pk):
+        who = message.author.display_name if message.author else "—"
+        stamp = message.created_at.strftime("%Y-%m-%d %H:%M")
+        lines.append(f"[{stamp}] {who}: {message.body}")
+    return "\n".join(lines)
+
+
+def staff_ids() -> list[int]:
+    return list(
+        User.objects.filter(role__in=[User.Role.AGENT, User.Role.SUPERVISOR], is_active=True).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def agents_online() -> bool:
+    """True when at least one agent or supervisor has a socket open (see chat.presence)."""
+    return bool(presence.online_agent_ids(staff_ids()))
+
+
+def transfer_candidates(user: User, conversation: Conversation) -> QuerySet[User]:
+    if not is_agent(user):
+        return User.objects.none()
+    return (
+        User.objects.filter(role__in=[User.Role.AGENT, User.Role.SUPERVISOR], is_active=True)
+        .exclude(pk=conversation.agent_id)
+        .order_by("first_name", "username")
+    )
+
+
+def can_post(user: User, conversation: Conversation) -> bool:
+    """Who may write: the conversation's franchisee while open; its agent (or a supervisor) once active."""
+    if conversation.status == Conversation.Status.CLOSED:
+        return False
+    if is_franchisee(user):
+        return user.pk == conversation.franchisee_id
+    if is_agent(user):
+        return conversation.status == Conversation.Status.ACTIVE and (
+            user.pk == conversation.agent_id or user.role == User.Role.SUPERVISOR
+        )
+    return False

@@ -1,0 +1,324 @@
+// Conversation page: live messages over /ws/chat/<id>/ (protocol in docs/CHAT.md).
+// Messages are rendered with textContent only. Unsent messages live in an outbox (kept in
+// sessionStorage) and are resent with the same client_id until the server echoes them back;
+// after a dropped connection the socket reconnects with backoff and resumes with ?after=<last id>.
+(function () {
+  "use strict";
+  var root = document.getElementById("chat");
+  if (!root || !window.WebSocket) { return; }
+
+  var strings = document.getElementById("chat-strings").dataset;
+  var list = document.getElementById("chat-messages");
+  var form = document.getElementById("chat-compose");
+  var input = document.getElementById("chat-body");
+  var errorBox = document.getElementById("chat-error");
+  var typingBox = document.getElementById("chat-typing");
+  var connectionBox = document.getElementById("chat-connection");
+  var statusBox = document.getElementById("chat-status");
+  var agentBox = document.getElementById("chat-agent");
+  var ticketBox = document.getElementById("chat-ticket");
+  var waitingBox = document.getElementById("chat-waiting");
+
+  var userId = Number(root.dataset.userId);
+  var isAgent = document.body.dataset.isAgent === "true";
+  var canPost = root.dataset.canPost === "true";
+  var storageKey = "chat-outbox-" + root.dataset.conversation;
+  var FINAL_CODES = [4401, 4403, 4404];
+  var ACK_TIMEOUT = 10000;
+  var MAX_BODY = 4000;
+
+  var socket = null;
+  var attempts = 0;
+  var lastId = 0;
+  var readSent = 0;
+  var othersRead = 0;
+  var inflight = null;
+  var ackTimer = null;
+  var retryTimer = null;
+  var typingHide = null;
+  var lastTypingSent = 0;
+  var stopped = false;
+
+  list.querySelectorAll("li[data-id]").forEach(function (li) {
+    lastId = Math.max(lastId, Number(li.dataset.id));
+  });
+
+  // --- outbox --------------------------------------------------------------------------
+  function loadOutbox() {
+    try { return JSON.parse(window.sessionStorage.getItem(storageKey)) || []; } catch (e) { return []; }
+  }
+  var outbox = loadOutbox();
+  function saveOutbox() {
+    try { window.sessionStorage.setItem(storageKey, JSON.stringify(outbox)); } catch (e) { /* private mode */ }
+  }
+  function newClientId() {
+    if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
+    return "c-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+  }
+
+  // --- rendering -----------------------------------------------------------------------
+  function appendBody(p, text, system) {
+    if (!system) { p.textContent = text; return; }
+    // System messages may name a ticket: make /tickets/<id>/ a link, everything else text.
+    text.split(/(\/tickets\/\d+\/)/).forEach(function (part) {
+      if (/^\/tickets\/\d+\/$/.test(part)) {
+        var a = document.createElement("a");
+        a.href = part;
+        a.textContent = part;
+        p.appendChild(a);
+      } else if (part) {
+        p.appendChild(document.createTextNode(part));
+      }
+    });
+  }
+
+  function buildItem(frame, pending) {
+    var li = document.createElement("li");
+    var mine = pending || (frame.author && frame.author.id === userId);
+    li.className = "chat-msg " + (frame.kind || "user") + (mine ? " mine" : "") + (pending ? " pending" : "");
+    if (frame.id) { li.dataset.id = frame.id; }
+    li.dataset.clientId = frame.client_id || "";
+    if (frame.author) {
+      var who = document.createElement("span");
+      who.className = "who";
+      who.textContent = frame.author.name;
+      li.appendChild(who);
+    }
+    var p = document.createElement("p");
+    p.className = "body";
+    appendBody(p, frame.body, frame.kind === "system");
+    li.appendChild(p);
+    var time = document.createElement("time");
+    var created = frame.created ? new Date(frame.created) : new Date();
+    time.dateTime = created.toISOString();
+    time.textContent = created.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    li.appendChild(time);
+    if (mine) {
+      var tick = document.createElement("span");
+      tick.className = "tick";
+      li.appendChild(tick);
+      setTick(li, pending ? "pending" : "sent");
+    }
+    return li;
+  }
+
+  function setTick(li, state) {
+    var tick = li.querySelector(".tick");
+    if (!tick) { return; }
+    tick.dataset.state = state;
+    tick.textContent = state === "pending" ? "…" : state === "read" ? "✓✓" : "✓";
+    tick.setAttribute("aria-label", strings[state] || "");
+  }
+
+  function insertInOrder(li, id) {
+    var items = list.querySelectorAll("li[data-id]");
+    for (var i = 0; i < items.length; i++) {
+      if (Number(items[i].dataset.id) > id) { list.insertBefore(li, items[i]); return; }
+    }
+    var firstPending = list.querySelector("li.pending");
+    list.insertBefore(li, firstPending);
+  }
+
+  function nearBottom() {
+    return window.innerHeight + window.scrollY >= document.body.offsetHeight - 120;
+  }
+
+  function showMessage(frame) {
+    if (list.querySelector('li[data-id="' + frame.id + '"]')) { return; }  // never twice
+    var stick = nearBottom();
+    var pending = frame.client_id && frame.author && frame.author.id === userId
+      ? list.querySelector('li.pending[data-client-id="' + CSS.escape(frame.client_id) + '"]') : null;
+    if (pending) { pending.remove(); }
+    var li = buildItem(frame, false);
+    insertInOrder(li, frame.id);
+    lastId = Math.max(lastId, frame.id);
+    markTicks();
+    if (stick) { li.scrollIntoView({ block: "end" }); }
+  }
+
+  function markTicks() {
+    list.querySelectorAll("li.mine[data-id]").forEach(function (li) {
+      setTick(li, Number(li.dataset.id) <= othersRead ? "read" : "sent");
+    });
+  }
+
+  function showPending(item) {
+    var li = buildItem({ client_id: item.client_id, body: item.body, author: null, kind: "user" }, true);
+    list.appendChild(li);
+    li.scrollIntoView({ block: "end" });
+  }
+
+  function showError(text) {
+    errorBox.textContent = text;
+    errorBox.hidden = !text;
+  }
+
+  function setConnection(state, text) {
+    connectionBox.dataset.state = state;
+    connectionBox.textContent = text;
+  }
+
+  function applyStatus(frame) {
+    root.dataset.status = frame.status;
+    statusBox.dataset.status = frame.status;
+    statusBox.textContent = strings["status" + frame.status.charAt(0).toUpperCase() + frame.status.slice(1)];
+    agentBox.textContent = frame.agent ? frame.agent.name : "—";
+    if (frame.ticket) {
+      ticketBox.hidden = false;
+      ticketBox.querySelector("a").href = "/tickets/" + frame.ticket + "/";
+    }
+    if (waitingBox && frame.status !== "waiting") { waitingBox.hidden = true; }
+    if (frame.status === "closed") {
+      canPost = false;
+    } else if (isAgent) {
+      canPost = frame.status === "active" && !!frame.agent && frame.agent.id === userId;
+    }
+    if (form) { form.hidden = !canPost; }
+  }
+
+  // --- socket --------------------------------------------------------------------------
+  function send(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(frame)); return true; }
+    return false;
+  }
+
+  function flush() {
+    if (inflight || !outbox.length) { return; }
+    var item = outbox[0];
+    if (send({ type: "message.send", client_id: item.client_id, body: item.body })) {
+      inflight = item;
+      ackTimer = window.setTimeout(function () { if (socket) { socket.close(); } }, ACK_TIMEOUT);
+    }
+  }
+
+  function acknowledged(clientId) {
+    outbox = outbox.filter(function (item) { return item.client_id !== clientId; });
+    saveOutbox();
+    if (inflight && inflight.client_id === clientId) {
+      inflight = null;
+      window.clearTimeout(ackTimer);
+    }
+    flush();
+  }
+
+  function dropInflight() {
+    var item = inflight;
+    inflight = null;
+    window.clearTimeout(ackTimer);
+    return item;
+  }
+
+  function sendRead() {
+    if (document.visibilityState === "visible" && lastId > readSent && send({ type: "read", up_to: lastId })) {
+      readSent = lastId;
+    }
+  }
+
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "message":
+        showMessage(frame);
+        if (frame.author && frame.author.id === userId && frame.client_id) { acknowledged(frame.client_id); }
+        sendRead();
+        break;
+      case "typing":
+        if (!frame.author || frame.author.id === userId) { break; }
+        typingBox.textContent = frame.author.name + " " + strings.typing;
+        typingBox.hidden = false;
+        window.clearTimeout(typingHide);
+        typingHide = window.setTimeout(function () { typingBox.hidden = true; }, 4000);
+        break;
+      case "read":
+        if (frame.user !== userId) { othersRead = Math.max(othersRead, frame.up_to); markTicks(); }
+        // Someone read a message this page never received (a live frame was lost, e.g. the
+        // server fell behind): reconnect, and the replay from ?after=<last id> fills the gap.
+        if (frame.up_to > lastId && socket) { attempts = 0; socket.close(); }
+        break;
+      case "conversation":
+        applyStatus(frame);
+        break;
+      case "error":
+        onError(frame);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function onError(frame) {
+    var key = "error" + frame.code.split("_").map(function (w) { return w.charAt(0).toUpperCase() + w.slice(1); }).join("");
+    showError(strings[key] || frame.detail);
+    var item = dropInflight();
+    if (!item) { return; }
+    if (frame.code === "rate_limited") {
+      window.setTimeout(flush, 5000);  // keep it in the outbox and try again later
+      return;
+    }
+    // too_long / invalid / forbidden: the server will never take it; keep the text visible.
+    outbox = outbox.filter(function (other) { return other.client_id !== item.client_id; });
+    saveOutbox();
+    var li = list.querySelector('li.pending[data-client-id="' + CSS.escape(item.client_id) + '"]');
+    if (li) { li.classList.add("failed"); setTick(li, "pending"); }
+    flush();
+  }
+
+  function connect() {
+    window.clearTimeout(retryTimer);
+    setConnection("connecting", strings.connecting);
+    var url = window.Portal.wsUrl(root.dataset.wsPath + (lastId ? "?after=" + lastId : ""));
+    socket = new WebSocket(url);
+    socket.onopen = function () {
+      attempts = 0;
+      setConnection("online", strings.online);
+      flush();
+    };
+    socket.onmessage = function (event) {
+      var frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      onFrame(frame);
+    };
+    socket.onclose = function (event) {
+      socket = null;
+      dropInflight();
+      if (FINAL_CODES.indexOf(event.code) !== -1) {
+        stopped = true;
+        setConnection("closed", strings.closedSocket);
+        return;
+      }
+      setConnection("offline", strings.offline);
+      var delay = Math.min(30000, 1000 * Math.pow(2, attempts)) * (0.5 + Math.random() / 2);
+      attempts += 1;
+      retryTimer = window.setTimeout(connect, delay);
+    };
+  }
+
+  // --- user input ----------------------------------------------------------------------
+  if (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = input.value;
+      if (!body.trim()) { return; }
+      if (body.length > MAX_BODY) { showError(strings.errorTooLong); return; }
+      showError("");
+      var item = { client_id: newClientId(), body: body };
+      outbox.push(item);
+      saveOutbox();
+      showPending(item);
+      input.value = "";
+      flush();
+    });
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
+    });
+    input.addEventListener("input", function () {
+      var now = Date.now();
+      if (canPost && now - lastTypingSent > 2000 && send({ type: "typing" })) { lastTypingSent = now; }
+    });
+  }
+  document.addEventListener("visibilitychange", sendRead);
+  window.addEventListener("online", function () { if (!socket && !stopped) { attempts = 0; connect(); } });
+
+  outbox.forEach(showPending);
+  markTicks();
+  connect();
+})();

@@ -1,0 +1,185 @@
+"""Chat pages: start/list (/chat/), the conversation page, and the action forms. Thin: they call
+selectors for reads and services for writes."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.access import is_agent, is_franchisee
+from accounts.decorators import agent_required
+from chat import selectors, services
+from chat.forms import RateForm, StartForm, TransferForm
+from chat.models import Conversation
+
+PAGE_SIZE = 20
+
+
+def _ticket_link(topic: str = "") -> str:
+    """Leave a ticket instead (alternative flow 5.1): /tickets/new/ prefilled with the topic."""
+    return "/tickets/new/" + (f"?{urlencode({'subject': topic})}" if topic else "")
+
+
+@require_http_methods(["GET", "POST"])
+def index(request: HttpRequest) -> HttpResponse:
+    form = StartForm(request.POST or None)
+    if request.method == "POST":
+        if not is_franchisee(request.user):
+            messages.error(request, _("Solo un franquiciado puede iniciar un chat."))
+            return redirect("chat:index")
+        if form.is_valid():
+            try:
+                conversation = services.start_conversation(franchisee=request.user, topic=form.cleaned_data["topic"])
+            except services.ChatError as error:
+                form.add_error("topic", error.detail)
+            else:
+                return redirect(conversation.get_absolute_url())
+    page = Paginator(selectors.my_conversations(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page": page,
+        "agents_online": selectors.agents_online(),
+        "ticket_link": _ticket_link(),
+        "is_franchisee": is_franchisee(request.user),
+        "is_agent_user": is_agent(request.user),
+    }
+    if is_agent(request.user):
+        context["queue"] = selectors.waiting_queue(request.user)[:50]
+        context["others"] = (
+            selectors.visible_conversations(request.user)
+            .filter(status=Conversation.Status.ACTIVE)
+            .exclude(agent=request.user)[:50]
+        )
+    return render(request, "chat/index.html", context, status=400 if form.errors else 200)
+
+
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = selectors.get_conversation(request.user, pk)
+    agent = is_agent(request.user)
+    context = {
+        "conversation": conversation,
+        "chat_messages": selectors.history(conversation.pk),
+        "can_post": selectors.can_post(request.user, conversation),
+        "is_agent_user": agent,
+        "is_owner": request.user.pk == conversation.franchisee_id,
+        "agents_online": conversation.status != Conversation.Status.WAITING or selectors.agents_online(),
+        "ticket_link": _ticket_link(conversation.topic),
+        "transfer_form": TransferForm(candidates=selectors.transfer_candidates(request.user, conversation))
+        if agent
+        else None,
+        "rate_form": RateForm(initial={"rating": conversation.rating, "comment": conversation.rating_comment}),
+    }
+    return render(request, "chat/conversation.html", context)
+
+
+def _act(request: HttpRequest, pk: int, action, success: str) -> HttpResponse:
+    conversation = selectors.get_conversation(request.user, pk)
+    try:
+        action(conversation)
+    except services.ChatError as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, success)
+    return redirect(conversation.get_absolute_url())
+
+
+@require_POST
+@agent_required
+def accept(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = selectors.get_conversation(request.user, pk)
+    try:
+        services.accept_conversation(conversation_id=conversation.pk, agent=request.user)
+    except services.AlreadyTaken as error:
+        return render(
+            request, "chat/accept_conflict.html", {"conversation": conversation, "detail": error.detail}, status=409
+        )
+    return redirect(conversation.get_absolute_url())
+
+
+@require_POST
+@agent_required
+def transfer(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = selectors.get_conversation(request.user, pk)
+    form = TransferForm(request.POST, candidates=selectors.transfer_candidates(request.user, conversation))
+    if not form.is_valid():
+        messages.error(request, _("Elige un agente de la lista."))
+        return redirect(conversation.get_absolute_url())
+    to_agent = form.cleaned_data["agent"]
+    return _act(
+        request,
+        pk,
+        lambda c: services.transfer_conversation(conversation_id=c.pk, actor=request.user, to_agent=to_agent),
+        _("Chat transferido a %(name)s.") % {"name": to_agent.display_name},
+    )
+
+
+@require_POST
+def close(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda c: services.close_conversation(conversation_id=c.pk, actor=request.user),
+        _("Chat cerrado."),
+    )
+
+
+@require_POST
+@agent_required
+def resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda c: services.resolve_in_chat(conversation_id=c.pk, actor=request.user),
+        _("Chat marcado como resuelto."),
+    )
+
+
+@require_POST
+def rate(request: HttpRequest, pk: int) -> HttpResponse:
+    form = RateForm(request.POST)
+    if not form.is_valid():
+        conversation = selectors.get_conversation(request.user, pk)
+        messages.error(request, _("Elige una valoración de 1 a 5."))
+        return redirect(conversation.get_absolute_url())
+    return _act(
+        request,
+        pk,
+        lambda c: services.rate_conversation(
+            conversation_id=c.pk,
+            user=request.user,
+            rating=form.cleaned_data["rating"],
+            comment=form.cleaned_data["comment"],
+        ),
+        _("Gracias por tu valoración."),
+    )
+
+
+@require_POST
+def to_ticket(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = selectors.get_conversation(request.user, pk)
+    try:
+        ticket = services.conversation_to_ticket(conversation_id=conversation.pk, actor=request.user)
+    except services.ChatError as error:
+        messages.error(request, error.detail)
+        return redirect(conversation.get_absolute_url())
+    return redirect(f"/tickets/{ticket.pk}/")
+
+
+@require_POST
+@agent_required
+def draft_article(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = selectors.get_conversation(request.user, pk)
+    try:
+        article = services.draft_article(conversation_id=conversation.pk, actor=request.user)
+    except services.ChatError as error:
+        messages.error(request, error.detail)
+        return redirect(conversation.get_absolute_url())
+    messages.success(request, _("Borrador de artículo creado a partir del chat."))
+    edit_url = getattr(article, "get_edit_url", None)
+    return redirect(edit_url() if edit_url else article.get_absolute_url())

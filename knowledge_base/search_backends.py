@@ -1,0 +1,211 @@
+"""Haystack engines with analyzers for Spanish and English support articles.
+
+- `KBWhooshEngine` (embedded default): every text field uses analysis.SearchAnalyzer (stop words,
+  Spanish + English stems, accent folding), `spell` keeps folded surface words for "did you
+  mean", keyword fields (status, slug, language, category) are exact IDs usable as filters and
+  facets, and the query parser ORs terms (search.py writes explicit, escaped queries).
+- `KBElasticsearchEngine` (scale-out, `ELASTICSEARCH_URL`): the same fields mapped with a
+  Spanish analyzer (lowercase, Spanish + English stop words, ASCII folding, light Spanish and
+  English stemmers).
+"""
+
+from __future__ import annotations
+
+from haystack.backends import BaseEngine
+from haystack.backends.elasticsearch7_backend import (
+    Elasticsearch7SearchBackend,
+    Elasticsearch7SearchQuery,
+)
+from haystack.backends.whoosh_backend import WhooshSearchBackend, WhooshSearchQuery
+from whoosh import query as wq
+from whoosh.fields import ID, TEXT, Schema
+from whoosh.qparser import OrGroup, QueryParser
+from whoosh.sorting import Count, FieldFacet
+
+from knowledge_base.analysis import SearchAnalyzer, SpellingAnalyzer, analyzed_forms
+
+KEYWORD_FIELDS = {"slug", "status", "language", "category_slug"}
+TEXT_FIELDS = {"text", "title", "tags", "summary"}
+STORED_ONLY_FIELDS = {"category_name"}
+SECONDARY_FIELDS = {"title", "text"}
+#: Every status the index may hold (archived articles are removed from it).
+HIDEABLE_STATUSES = ("draft", "in_review", "published")
+#: Postings a query may score (see _within_budget): bounds the cost of a query in big indexes.
+POSTINGS_BUDGET = 2_500
+
+
+class KBWhooshBackend(WhooshSearchBackend):
+    def build_schema(self, fields):
+        content_field_name, schema = super().build_schema(fields)
+        rebuilt = {}
+        for name, field in schema.items():
+            if name in TEXT_FIELDS:
+                rebuilt[name] = TEXT(stored=name != "tags", analyzer=SearchAnalyzer(), phrase=False)
+            elif name == "spell":
+                rebuilt[name] = TEXT(stored=False, analyzer=SpellingAnalyzer(), phrase=False)
+            elif name in KEYWORD_FIELDS:
+                rebuilt[name] = ID(stored=True, sortable=True)
+            elif name in STORED_ONLY_FIELDS:
+                rebuilt[name] = ID(stored=True)
+            else:
+                rebuilt[name] = field
+        return content_field_name, Schema(**rebuilt)
+
+    def setup(self):
+        super().setup()
+        # Queries come from search.build_query with explicit operators; OR joins the several
+        # stems one word analyses into.
+        self.parser = QueryParser(self.content_field_name, schema=self.schema, group=OrGroup)
+
+    # --- The knowledge base's fast path -------------------------------------------------
+    # Haystack's generic Whoosh search() runs every narrow query as a separate unlimited search
+    # and opens new readers on each call; the suggest box cannot afford that with 10,000
+    # articles. kb_search builds the Whoosh query directly from the query plan, filters with
+    # zero-score clauses inside the same query, reuses one searcher until the index changes
+    # and counts or facets only when asked.
+
+    def _kb_searcher(self):
+        if not self.setup_complete:
+            self.setup()
+        searcher = getattr(self, "_kb_cached_searcher", None)
+        if searcher is not None and not searcher.up_to_date():
+            # Not searcher.refresh(): it reuses segment readers and misses deletions.
+            searcher.close()
+            searcher = None
+        if searcher is None:
+            self.index = self.index.refresh()
+            searcher = self.index.searcher()
+        self._kb_cached_searcher = searcher
+        return searcher
+
+    def kb_search(self, groups, *, field_boosts, statuses, category=None, limit=10, facets=False, count=False) -> dict:
+        """Top hits for query groups: [[(alternative text, weight), ...] per query word]."""
+        searcher = self._kb_searcher()
+        if searcher.doc_count() == 0:
+            return {"hits": [], "total": 0, "facets": []}
+        per_word: list[list[tuple[int, wq.Term]]] = []
+        for group in groups:
+            weights: dict[tuple[str, str], float] = {}
+            compound = []
+            for text, weight in group:
+                forms = analyzed_forms(text)
+                if not forms:
+                    continue
+                if len(text.split()) > 1:  # a multi-word synonym: all of its words, in the body
+                    compound.append((0, wq.And([wq.Term("text", f) for f in dict.fromkeys(forms)], boost=weight)))
+                    continue
+                for field_name, boost in field_boosts:
+                    if weight < 1.0 and field_name not in SECONDARY_FIELDS:
+                        continue  # synonyms and corrections: title and body only (fewer terms, faster)
+                    for form in forms:
+                        key = (field_name, form)
+                        weights[key] = max(weights.get(key, 0.0), boost * weight)
+            terms = compound + [
+                (frequency, wq.Term(f, form, boost=b))
+                for (f, form), b in weights.items()
+                if (frequency := searcher.doc_frequency(f, form))
+            ]
+            if terms:
+                per_word.append(terms)
+        clauses = [_union(terms) for terms in _within_budget(per_word)]
+        if not clauses:
+            return {"hits": [], "total": 0, "facets": []}
+        # Visibility: exclude the (few) hidden documents rather than intersect with the (many)
+        # visible ones, so the cost does not grow with the size of the index.
+        query = _union(clauses)
+        hidden = [status for status in HIDEABLE_STATUSES if status not in statuses]
+        if hidden:
+            query = wq.AndNot(query, wq.Or([wq.Term("status", status) for status in hidden]))
+        if category:
+            query = wq.And([query, wq.ConstantScoreQuery(wq.Term("category_slug", category), 0.0)])
+        kwargs = {"limit": limit}
+        if facets:
+            kwargs["groupedby"] = FieldFacet("category_slug", maptype=Count)
+        results = searcher.search(query, **kwargs)
+        hits = [dict(hit.fields(), score=hit.score) for hit in results]
+        facet_counts = []
+        if facets:
+            facet_counts = sorted(results.groups("category_slug").items(), key=lambda kv: (-kv[1], kv[0]))
+        total = len(results) if (count or facets) else results.scored_length()
+        return {"hits": hits, "total": total, "facets": facet_counts}
+
+
+def _within_budget(per_word: list[list[tuple[int, wq.Query]]]) -> list[list[wq.Query]]:
+    """Keep each word's rarest term, then the rarest others until POSTINGS_BUDGET is spent.
+
+    Scoring cost grows with the postings of the query's terms. In a large index the most common
+    terms carry the least BM25 weight, so they are the ones left out; small indexes never reach
+    the budget and are searched in full.
+    """
+    kept: list[list[wq.Query]] = [[] for _ in per_word]
+    rest: list[tuple[int, int, wq.Query]] = []
+    spent = 0
+    for number, terms in enumerate(per_word):
+        ordered = sorted(terms, key=lambda item: item[0])
+        kept[number].append(ordered[0][1])
+        spent += ordered[0][0]
+        rest += [(frequency, number, term) for frequency, term in ordered[1:]]
+    for frequency, number, term in sorted(rest, key=lambda item: item[0]):
+        if spent + frequency > POSTINGS_BUDGET:
+            break
+        kept[number].append(term)
+        spent += frequency
+    return kept
+
+
+def _union(subqueries: list) -> wq.Or:
+    return wq.Or(subqueries)
+
+
+class KBWhooshEngine(BaseEngine):
+    backend = KBWhooshBackend
+    query = WhooshSearchQuery
+
+
+class KBElasticsearchBackend(Elasticsearch7SearchBackend):
+    DEFAULT_SETTINGS = {
+        "settings": {
+            "analysis": {
+                "filter": {
+                    "kb_spanish_stop": {"type": "stop", "stopwords": ["_spanish_", "_english_"]},
+                    "kb_spanish_stemmer": {"type": "stemmer", "language": "light_spanish"},
+                    "kb_english_stemmer": {"type": "stemmer", "language": "light_english"},
+                },
+                "analyzer": {
+                    "kb_spanish": {
+                        "tokenizer": "standard",
+                        # Fold first: accented and unaccented spellings reach the (light, rule-based)
+                        # stemmer as the same string, so `contrasena` meets `contraseñas`.
+                        "filter": [
+                            "lowercase",
+                            "kb_spanish_stop",
+                            "asciifolding",
+                            "kb_spanish_stemmer",
+                            "kb_english_stemmer",
+                        ],
+                    },
+                    "kb_folded": {"tokenizer": "standard", "filter": ["lowercase", "asciifolding"]},
+                },
+            }
+        }
+    }
+
+    def build_schema(self, fields):
+        content_field_name, mapping = super().build_schema(fields)
+        for name in list(mapping):
+            if name in TEXT_FIELDS:
+                mapping[name] = {
+                    "type": "text",
+                    "analyzer": "kb_spanish",
+                    "fields": {"folded": {"type": "text", "analyzer": "kb_folded"}},
+                }
+            elif name == "spell":
+                mapping[name] = {"type": "text", "analyzer": "kb_folded"}
+            elif name in KEYWORD_FIELDS or name in STORED_ONLY_FIELDS:
+                mapping[name] = {"type": "keyword"}
+        return content_field_name, mapping
+
+
+class KBElasticsearchEngine(BaseEngine):
+    backend = KBElasticsearchBackend
+    query = Elasticsearch7SearchQuery

@@ -1,0 +1,119 @@
+"""Every read of the knowledge base, scoped to the asking user."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.access import is_agent
+from knowledge_base.models import DEFLECTION_WINDOW, Article, ArticleFeedback, Category, Deflection
+from knowledge_base.services import NOT_HELPFUL_FLAG_MIN
+
+
+def visible_articles(user) -> QuerySet[Article]:
+    """Franchisees see published articles only; agents see everything but archived ones too."""
+    qs = Article.objects.select_related("category")
+    if is_agent(user):
+        return qs
+    return qs.filter(status=Article.Status.PUBLISHED)
+
+
+def get_article_or_404(user, slug: str) -> Article:
+    try:
+        return visible_articles(user).get(slug=slug)
+    except Article.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def get_editable_article_or_404(user, slug: str) -> Article:
+    if not is_agent(user):
+        raise Http404
+    return get_article_or_404(user, slug)
+
+
+def categories_with_counts(user) -> QuerySet[Category]:
+    """Categories with their number of published articles (what the category pages list)."""
+    return (
+        Category.objects.annotate(article_count=Count("articles", filter=Q(articles__status=Article.Status.PUBLISHED)))
+        .filter(article_count__gt=0)
+        .order_by("position", "name")
+    )
+
+
+def articles_in_category(user, category: Category) -> QuerySet[Article]:
+    return visible_articles(user).filter(category=category).filter(status=Article.Status.PUBLISHED).order_by("title")
+
+
+def recent_articles(user, limit: int = 8) -> list[Article]:
+    return list(visible_articles(user).filter(status=Article.Status.PUBLISHED).order_by("-updated_at")[:limit])
+
+
+def related_articles(article: Article, user, limit: int = 4) -> list[Article]:
+    """Published articles sharing the category or a tag, most viewed first."""
+    qs = visible_articles(user).filter(status=Article.Status.PUBLISHED).exclude(pk=article.pk)
+    condition = Q(category_id=article.category_id) if article.category_id else Q(pk__in=[])
+    for tag in article.tag_list[:5]:
+        condition |= Q(tags__icontains=tag)
+    return list(qs.filter(condition).order_by("-views_count", "title")[:limit])
+
+
+def user_feedback(article: Article, user) -> ArticleFeedback | None:
+    if not user.is_authenticated:
+        return None
+    return ArticleFeedback.objects.filter(article=article, user=user).first()
+
+
+def stale_articles() -> QuerySet[Article]:
+    """Published articles whose review date has come."""
+    return (
+        Article.objects.filter(status=Article.Status.PUBLISHED, next_review_at__lte=timezone.localdate())
+        .select_related("owner", "author", "category")
+        .order_by("next_review_at", "pk")
+    )
+
+
+def not_helpful_articles() -> QuerySet[Article]:
+    """Published articles readers often found unhelpful (flagged for review)."""
+    from django.db.models import F
+
+    return (
+        Article.objects.filter(status=Article.Status.PUBLISHED, not_helpful_count__gte=NOT_HELPFUL_FLAG_MIN)
+        .filter(not_helpful_count__gt=F("helpful_count"))
+        .select_related("owner")
+        .order_by("-not_helpful_count", "pk")
+    )
+
+
+def confirmed_deflections() -> QuerySet[Deflection]:
+    """Suggested articles opened from the ticket form that were not followed by a ticket.
+
+    A deflection is confirmed once DEFLECTION_WINDOW has passed after the click without the
+    same user creating a ticket in that window.
+    """
+    from tickets.models import Ticket
+
+    ticket_after = Ticket.objects.filter(
+        requester_id=OuterRef("user_id"),
+        created_at__gte=OuterRef("created_at"),
+        created_at__lte=OuterRef("created_at") + DEFLECTION_WINDOW,
+    )
+    return Deflection.objects.filter(created_at__lte=timezone.now() - DEFLECTION_WINDOW).exclude(Exists(ticket_after))
+
+
+def deflection_counts(limit: int = 10) -> list[dict]:
+    """[{article_id, title, slug, count}] most deflecting articles first."""
+    rows = (
+        confirmed_deflections()
+        .values("article_id", "article__title", "article__slug")
+        .annotate(count=Count("id"))
+        .order_by("-count", "article__title")[:limit]
+    )
+    return [
+        {"article_id": r["article_id"], "title": r["article__title"], "slug": r["article__slug"], "count": r["count"]}
+        for r in rows
+    ]
+
+
+def deflection_count_for(article: Article) -> int:
+    return confirmed_deflections().filter(article=article).count()

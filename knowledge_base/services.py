@@ -1,0 +1,405 @@
+"""Every write of the knowledge base: one transaction, a revision, index update on commit."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from accounts.access import is_agent, is_franchisee
+from knowledge_base.models import (
+    BODY_MAX,
+    SUMMARY_MAX,
+    TITLE_MAX,
+    Article,
+    ArticleFeedback,
+    ArticleRevision,
+    ArticleView,
+    Category,
+    Deflection,
+    split_tags,
+)
+from notifications.kinds import ARTICLE_PUBLISHED, ARTICLE_REVIEW_DUE
+from notifications.services import notify
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+EDITABLE_FIELDS = ("title", "summary", "body", "category", "tags", "language", "owner", "review_interval_days")
+#: Published articles with at least this many "not helpful" votes, and more of them than
+#: "helpful" ones, are flagged for review.
+NOT_HELPFUL_FLAG_MIN = 3
+
+
+def _require_agent(actor: User | None) -> None:
+    if not is_agent(actor):
+        raise PermissionDenied(_("Solo el equipo de soporte puede editar la base de conocimiento."))
+
+
+_deferred = threading.local()
+
+
+def _schedule_index(article_id: int) -> None:
+    """Enqueue an index update after commit (or collect it inside deferred_indexing())."""
+    pending = getattr(_deferred, "ids", None)
+    if pending is not None:
+        pending.add(article_id)
+        return
+    from knowledge_base.tasks import update_article_index
+
+    transaction.on_commit(lambda: update_article_index.delay(article_id), robust=True)
+
+
+@contextmanager
+def deferred_indexing() -> Iterator[set[int]]:
+    """Bulk writes (imports): collect the touched ids and index them in batches at the end."""
+    from knowledge_base.tasks import update_articles_index
+
+    _deferred.ids = ids = set()
+    try:
+        yield ids
+    finally:
+        _deferred.ids = None
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 500):
+        batch = ordered[start : start + 500]
+        transaction.on_commit(lambda batch=batch: update_articles_index.delay(batch), robust=True)
+
+
+def unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
+    base = slugify(title)[:80].strip("-") or "articulo"
+    slug, n = base, 2
+    taken = Article.objects.exclude(pk=exclude_pk)
+    while taken.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def _revision(article: Article, actor: User | None, note: str = "") -> ArticleRevision:
+    last = article.revisions.aggregate(n=Max("number"))["n"] or 0
+    return ArticleRevision.objects.create(
+        article=article,
+        number=last + 1,
+        title=article.title,
+        summary=article.summary,
+        body=article.body,
+        tags=article.tags,
+        category_name=article.category.name if article.category_id else "",
+        status=article.status,
+        editor=actor,
+        note=note[:200],
+    )
+
+
+def _clean_fields(fields: dict) -> dict:
+    cleaned = dict(fields)
+    if "title" in cleaned:
+        cleaned["title"] = " ".join(str(cleaned["title"] or "").split())[:TITLE_MAX]
+        if not cleaned["title"]:
+            raise ValidationError({"title": _("El título es obligatorio.")})
+    if "body" in cleaned and len(cleaned["body"] or "") > BODY_MAX:
+        raise ValidationError({"body": _("El contenido es demasiado largo.")})
+    if "summary" in cleaned:
+        cleaned["summary"] = " ".join(str(cleaned["summary"] or "").split())[:SUMMARY_MAX]
+    if "tags" in cleaned:
+        tags = cleaned["tags"]
+        cleaned["tags"] = ", ".join(split_tags(tags if isinstance(tags, str) else ", ".join(tags or [])))[:300]
+    return cleaned
+
+
+def _apply_status(article: Article, status: str) -> None:
+    if status not in Article.Status.values:
+        raise ValidationError({"status": _("Estado no válido.")})
+    article.status = status
+    if status == Article.Status.PUBLISHED:
+        today = timezone.localdate()
+        if article.published_at is None:
+            article.published_at = timezone.now()
+        if article.next_review_at is None or article.next_review_at <= today:
+            article.next_review_at = article.compute_next_review(today)
+
+
+def _notify_source_requester(article: Article, actor: User | None) -> None:
+    """Tell the requester of the ticket an article was drafted from that it is published."""
+    if article.status != Article.Status.PUBLISHED or article.source_notified or not article.source_ticket_id:
+        return
+    requester = article.source_ticket.requester
+    article.source_notified = True
+    if requester is None:
+        return
+    notify(
+        recipient=requester,
+        kind=ARTICLE_PUBLISHED,
+        title=_("Nuevo artículo de ayuda a partir de tu ticket: %(title)s") % {"title": article.title},
+        body=article.summary,
+        url=article.get_absolute_url(),
+        target=article,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def create_article(
+    *, actor: User | None, title: str, body: str, status: str = Article.Status.DRAFT, **fields
+) -> Article:
+    """A new article (agents; actor None only for imports and demo data)."""
+    if actor is not None:
+        _require_agent(actor)
+    fields = _clean_fields({"title": title, "body": body, **fields})
+    slug = fields.pop("slug", None) or unique_slug(fields["title"])
+    article = Article(slug=slug, author=actor, owner=fields.pop("owner", None) or actor, **fields)
+    _apply_status(article, status)
+    article.full_clean(exclude=["category", "owner", "author", "source_ticket", "source_conversation"])
+    article.save()
+    _revision(article, actor, note=_("Creado"))
+    _notify_source_requester(article, actor)
+    if article.source_notified:
+        article.save(update_fields=["source_notified"])
+    _schedule_index(article.pk)
+    return article
+
+
+@transaction.atomic
+def update_article(
+    *, article: Article, actor: User | None, status: str | None = None, note: str = "", **fields
+) -> Article:
+    """Save changed fields (and optionally a new status); records a revision when anything changed."""
+    if actor is not None:
+        _require_agent(actor)
+    article = Article.objects.select_for_update(of=("self",)).select_related("category").get(pk=article.pk)
+    fields = _clean_fields({k: v for k, v in fields.items() if k in EDITABLE_FIELDS})
+    changed = False
+    for name, value in fields.items():
+        if getattr(article, name) != value:
+            setattr(article, name, value)
+            changed = True
+    if status is not None and status != article.status:
+        _apply_status(article, status)
+        changed = True
+    if not changed:
+        return article
+    article.full_clean(exclude=["category", "owner", "author", "source_ticket", "source_conversation"])
+    article.save()
+    _revision(article, actor, note=note)
+    _notify_source_requester(article, actor)
+    if article.source_notified:
+        Article.objects.filter(pk=article.pk).update(source_notified=True)
+    _schedule_index(article.pk)
+    return article
+
+
+def set_status(*, article: Article, actor: User, status: str) -> Article:
+    return update_article(article=article, actor=actor, status=status, note=str(Article.Status(status).label))
+
+
+def publish_article(*, article: Article, actor: User) -> Article:
+    return set_status(article=article, actor=actor, status=Article.Status.PUBLISHED)
+
+
+def archive_article(*, article: Article, actor: User) -> Article:
+    return set_status(article=article, actor=actor, status=Article.Status.ARCHIVED)
+
+
+@transaction.atomic
+def delete_article(*, article: Article, actor: User) -> None:
+    _require_agent(actor)
+    article_id = article.pk
+    article.delete()
+    _schedule_index(article_id)
+
+
+@transaction.atomic
+def restore_revision(*, article: Article, revision: ArticleRevision, actor: User) -> Article:
+    """Bring back the text of an old revision as a new revision (history is never rewritten)."""
+    if revision.article_id != article.pk:
+        raise ValidationError(_("La revisión no pertenece a este artículo."))
+    category = Category.objects.filter(name=revision.category_name).first() if revision.category_name else None
+    return update_article(
+        article=article,
+        actor=actor,
+        title=revision.title,
+        summary=revision.summary,
+        body=revision.body,
+        tags=revision.tags,
+        category=category if category is not None else article.category,
+        note=_("Restaurada la revisión %(n)s") % {"n": revision.number},
+    )
+
+
+@transaction.atomic
+def mark_reviewed(*, article: Article, actor: User) -> Article:
+    """An owner confirmed the article is still right: schedule the next review."""
+    _require_agent(actor)
+    article = Article.objects.select_for_update().get(pk=article.pk)
+    article.next_review_at = article.compute_next_review()
+    article.review_notified_for = None
+    article.save(update_fields=["next_review_at", "review_notified_for", "updated_at"])
+    _revision(article, actor, note=_("Revisado"))
+    return article
+
+
+def record_view(*, article: Article, user: User) -> bool:
+    """Count a view once per user and day; True when this one counted. No index work."""
+    if not user.is_authenticated:
+        return False
+    try:
+        with transaction.atomic():
+            _, created = ArticleView.objects.get_or_create(article=article, user=user, day=timezone.localdate())
+            if created:
+                Article.objects.filter(pk=article.pk).update(views_count=F("views_count") + 1)
+    except IntegrityError:  # a concurrent request counted it
+        return False
+    return created
+
+
+@transaction.atomic
+def submit_feedback(*, article: Article, user: User, helpful: bool, comment: str = "") -> ArticleFeedback:
+    """One vote per user and article; a second vote is refused and changes nothing."""
+    if ArticleFeedback.objects.filter(article=article, user=user).exists():
+        raise ValidationError(_("Ya has valorado este artículo."))
+    feedback = ArticleFeedback.objects.create(
+        article=article, user=user, helpful=bool(helpful), comment=" ".join((comment or "").split())[:1000]
+    )
+    counter = "helpful_count" if helpful else "not_helpful_count"
+    Article.objects.filter(pk=article.pk).update(**{counter: F(counter) + 1})
+    return feedback
+
+
+def record_deflection_candidate(*, article: Article, user: User) -> Deflection | None:
+    """A franchisee opened a suggested article from the ticket form (once per user, article, day)."""
+    if not is_franchisee(user) or article.status != Article.Status.PUBLISHED:
+        return None
+    deflection, _created = Deflection.objects.get_or_create(article=article, user=user, day=timezone.localdate())
+    return deflection
+
+
+def _get_or_default_category(name: str) -> Category | None:
+    name = " ".join((name or "").split())[:120]
+    if not name:
+        return None
+    category = Category.objects.filter(name__iexact=name).first()
+    if category is None:
+        base = slugify(name)[:100] or "categoria"
+        slug, n = base, 2
+        while Category.objects.filter(slug=slug).exists():
+            slug, n = f"{base}-{n}", n + 1
+        category = Category.objects.create(name=name, slug=slug)
+    return category
+
+
+@transaction.atomic
+def import_article(data: dict, *, actor: User | None = None, owner: User | None = None) -> tuple[Article, bool]:
+    """Create or update one article from an import record (idempotent by slug); (article, created).
+
+    `owner` is set on new articles only: an owner chosen later by an agent is kept.
+    """
+    slug = slugify(str(data.get("slug") or data.get("title") or ""))[:TITLE_MAX]
+    if not slug:
+        raise ValidationError(_("Cada artículo necesita un slug o un título."))
+    tags = data.get("tags") or []
+    fields = {
+        "title": data.get("title") or slug,
+        "body": data.get("body") or "",
+        "summary": data.get("summary") or "",
+        "tags": tags if isinstance(tags, str) else ", ".join(str(t) for t in tags),
+        "language": data.get("language") if data.get("language") in Article.Language.values else "es",
+        "category": _get_or_default_category(str(data.get("category") or "")),
+    }
+    status = data.get("status") or Article.Status.PUBLISHED
+    existing = Article.objects.filter(slug=slug).first()
+    if existing is None:
+        return create_article(actor=actor, slug=slug, status=status, owner=owner, **fields), True
+    return update_article(article=existing, actor=actor, status=status, note=_("Importado"), **fields), False
+
+
+def _draft_from(*, actor: User, title: str, solution: str, context: str, **links) -> Article:
+    _require_agent(actor)
+    body = "\n\n".join(
+        part
+        for part in [
+            "## " + _("Problema"),
+            context.strip() or title,
+            "## " + _("Solución"),
+            solution.strip() or _("_Describe aquí los pasos que resolvieron el problema._"),
+        ]
+        if part
+    )
+    return create_article(
+        actor=actor,
+        title=title,
+        body=body[:BODY_MAX],
+        summary=" ".join(context.split())[:200],
+        status=Article.Status.DRAFT,
+        **links,
+    )
+
+
+def draft_article_from_ticket(*, ticket, actor: User) -> Article:
+    """A draft article prefilled from a resolved ticket (subject, description, last public answer)."""
+    _require_agent(actor)
+    answer = (
+        ticket.comments.filter(internal=False, author__role__in=("agent", "supervisor"))
+        .order_by("-created_at", "-id")
+        .values_list("body", flat=True)
+        .first()
+    )
+    return _draft_from(
+        actor=actor,
+        title=ticket.subject,
+        solution=answer or "",
+        context=ticket.description or "",
+        source_ticket=ticket,
+        category=None,
+    )
+
+
+def draft_article_from_conversation(*, conversation, actor: User) -> Article:
+    """A draft article prefilled from a chat: its topic and what the agents answered."""
+    _require_agent(actor)
+    agent_lines = list(
+        conversation.messages.filter(kind="user", author__role__in=("agent", "supervisor"))
+        .order_by("created_at", "id")
+        .values_list("body", flat=True)
+    )
+    question = (
+        conversation.messages.filter(kind="user", author__role="franchisee")
+        .order_by("created_at", "id")
+        .values_list("body", flat=True)
+        .first()
+    )
+    return _draft_from(
+        actor=actor,
+        title=conversation.topic,
+        solution="\n\n".join(agent_lines),
+        context=question or conversation.topic,
+        source_conversation=conversation,
+        category=None,
+    )
+
+
+def notify_review_due(article: Article) -> bool:
+    """Remind the owner (or author) of a stale article once per due date; True if sent now."""
+    if article.review_notified_for == article.next_review_at:
+        return False
+    recipient = article.owner or article.author
+    updated = Article.objects.filter(pk=article.pk).exclude(review_notified_for=article.next_review_at)
+    if not updated.update(review_notified_for=article.next_review_at):
+        return False
+    if recipient is not None:
+        notify(
+            recipient=recipient,
+            kind=ARTICLE_REVIEW_DUE,
+            title=_("Artículo pendiente de revisión: %(title)s") % {"title": article.title},
+            body=_("Revisión prevista el %(date)s.") % {"date": article.next_review_at.isoformat()},
+            url=article.get_edit_url(),
+            target=article,
+        )
+    return True

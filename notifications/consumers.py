@@ -1,0 +1,62 @@
+"""WebSocket `/ws/notifications/`: live notification frames (and chat queue frames for agents).
+
+The socket is push-only: the server forwards whatever reaches the user's groups; messages
+from the client are ignored. Origin is checked before this runs (support_portal.asgi, 4403).
+"""
+
+import asyncio
+import contextlib
+
+from asgiref.sync import sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from accounts.access import is_agent
+from chat import presence
+from notifications.services import AGENTS_GROUP, user_group
+
+NOT_LOGGED_IN = 4401
+
+
+class NotificationConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        self.joined: list[str] = []
+        self.presence_task: asyncio.Task | None = None
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active:
+            # Accept first: a close before accept would reach the browser as a bare handshake 403.
+            await self.accept()
+            await self.close(code=NOT_LOGGED_IN)
+            return
+        groups = [user_group(user.pk)]
+        if is_agent(user):
+            groups.append(AGENTS_GROUP)
+        # Join before accepting: once the client sees the socket open it fetches the catch-up,
+        # and anything committed after that read is then certain to be pushed.
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.joined.append(group)
+        await self.accept()
+        if is_agent(user):
+            # An agent with the portal open (e.g. on /agent/) is online for the chat queue.
+            await sync_to_async(presence.agent_connected)(user.pk)
+            self.presence_task = asyncio.create_task(self._keep_agent_online(user.pk))
+
+    async def _keep_agent_online(self, user_id: int) -> None:
+        while True:
+            await asyncio.sleep(presence.HEARTBEAT_SECONDS)
+            await sync_to_async(presence.agent_heartbeat)(user_id)
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if getattr(self, "presence_task", None) is not None:
+            self.presence_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.presence_task
+            await sync_to_async(presence.agent_disconnected)(self.scope["user"].pk)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        """The client has nothing to say on this socket; its frames (even malformed) are ignored."""
+
+    async def push_frame(self, event: dict) -> None:
+        await self.send_json(event["frame"])

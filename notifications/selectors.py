@@ -1,0 +1,93 @@
+"""Reads of notifications and preferences, always scoped to the asking user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db.models import QuerySet
+
+from accounts.access import is_agent
+from notifications.kinds import KINDS
+from notifications.models import Notification, NotificationPreference
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+LATEST_LIMIT_MAX = 50
+
+
+def notifications_for(user: User, *, unread_only: bool = False) -> QuerySet[Notification]:
+    """The user's own notifications, newest first (only the columns the pages show)."""
+    queryset = Notification.objects.filter(recipient=user).only(
+        "id", "recipient_id", "kind", "title", "body", "url", "created_at", "read_at"
+    )
+    if unread_only:
+        queryset = queryset.filter(read_at__isnull=True)
+    return queryset
+
+
+def unread_count(user: User) -> int:
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+
+
+def notification_frame(notification: Notification, unread: int) -> dict:
+    """The `notification` frame of DESIGN.md's /ws/notifications/ protocol."""
+    return {
+        "type": "notification",
+        "id": notification.pk,
+        "kind": notification.kind,
+        "title": notification.title,
+        "body": notification.body,
+        "url": notification.url,
+        "created": notification.created_at.isoformat(),
+        "unread": unread,
+    }
+
+
+def catch_up(user: User, limit: int = 10) -> dict:
+    """What the bell needs after (re)connecting: the unread count and the latest notifications."""
+    limit = max(1, min(limit, LATEST_LIMIT_MAX))
+    unread = unread_count(user)
+    results = []
+    for notification in notifications_for(user)[:limit]:
+        frame = notification_frame(notification, unread)
+        frame["read"] = notification.is_read
+        results.append(frame)
+    return {"unread": unread, "results": results}
+
+
+@dataclass(frozen=True)
+class PreferenceRow:
+    kind: str
+    label: str
+    in_app: bool
+    email: bool
+
+
+def preferences_for(user: User) -> list[PreferenceRow]:
+    """Every kind the user can receive, with their stored choice, else the kind's default."""
+    stored = {pref.kind: pref for pref in NotificationPreference.objects.filter(user=user)}
+    staff = is_agent(user)
+    rows = []
+    for code, kind in KINDS.items():
+        if kind.staff_only and not staff:
+            continue
+        pref = stored.get(code)
+        rows.append(
+            PreferenceRow(
+                kind=code,
+                label=str(kind.label),
+                in_app=pref.in_app if pref else True,
+                email=pref.email if pref else kind.email_by_default,
+            )
+        )
+    return rows
+
+
+def channels_for(user: User, kind: str) -> tuple[bool, bool]:
+    """(in_app, email) for this user and kind: their preference, else the kind's default."""
+    pref = NotificationPreference.objects.filter(user=user, kind=kind).only("in_app", "email").first()
+    if pref is not None:
+        return pref.in_app, pref.email
+    return True, KINDS[kind].email_by_default

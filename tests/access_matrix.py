@@ -1,0 +1,163 @@
+"""Who may do what: the expected outcome of every endpoint for every kind of visitor.
+
+Checked by tests/test_security_access_matrix.py, which walks the URL resolver and the WebSocket
+routes and fails when an endpoint has no entry here. Columns, in order:
+
+    anonymous · franchisee of the owning franchise · franchisee of another franchise · agent
+
+The owning franchise is Centro: the ticket (with an attachment), the conversation and the
+notification belong to its franchisee. Outcomes:
+
+    login  302 to /accounts/login/            200/204/302/400/404/405/409  that exact status
+    ran    the request reached its action: 2xx, a redirect that is not to the login page, or a
+           business refusal (400 form errors, 409 conflict) — never 401/403/404/500
+    (WebSocket) 4401 / 4404 / 4403 close codes, `open` = accepted and kept open
+
+A row of another franchise is always 404 (never 403: its existence is not confirmed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROLES = ("anonymous", "owner", "other", "agent")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """`url` may hold {ticket} {attachment} {conversation} {article} {draft} {revision} {notification}."""
+
+    url: str
+    get: str | None = None
+    post: str | None = None
+    data: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+
+    def expected(self, method: str) -> dict[str, str]:
+        spec = self.get if method == "GET" else self.post
+        assert spec is not None
+        values = spec.split()
+        assert len(values) == len(ROLES), f"{self.url} {method}: {spec!r} needs {len(ROLES)} outcomes"
+        return dict(zip(ROLES, values, strict=True))
+
+    @property
+    def methods(self) -> list[str]:
+        return [m for m, spec in (("GET", self.get), ("POST", self.post)) if spec is not None]
+
+
+AGENT_ONLY_GET = "login 404 404 200"
+AGENT_ONLY_POST = "login 404 404 ran"
+OWNER_GET = "login 200 404 200"
+OWNER_POST = "login ran 404 ran"
+EVERYONE_GET = "login 200 200 200"
+
+# Keyed by the sample path tests/urlwalk.py produces for each route (its resolver walk).
+MATRIX: dict[str, list[Rule]] = {
+    "/": [Rule("/", get="login 200 200 302", note="agents are sent to /agent/")],
+    "/accounts/login/": [
+        Rule("/accounts/login/", get="200 302 302 302", note="a signed-in user is sent on"),
+    ],
+    "/accounts/logout/": [
+        Rule("/accounts/logout/", get="login 405 405 405", post="login login login login", note="back to login")
+    ],
+    "/agent/": [Rule("/agent/", get=AGENT_ONLY_GET)],
+    # tickets
+    "/tickets/": [Rule("/tickets/", get=EVERYONE_GET, note="each sees their own franchise's tickets")],
+    "/tickets/new/": [
+        Rule(
+            "/tickets/new/",
+            get=EVERYONE_GET,
+            post="login 302 302 400",
+            data={"subject": "No imprime", "description": "Desde hoy", "priority": "normal"},
+            note="an agent must name the franchise: form error",
+        )
+    ],
+    "/tickets/bulk/": [Rule("/tickets/bulk/", post=AGENT_ONLY_POST, data={"action": "claim"})],
+    "/tickets/1/": [Rule("/tickets/{ticket}/", get=OWNER_GET, post="login 405 405 405")],
+    "/tickets/1/comments/": [
+        Rule("/tickets/{ticket}/comments/", get="login 405 405 405", post=OWNER_POST, data={"body": "Hola"}),
+    ],
+    "/tickets/1/reopen/": [Rule("/tickets/{ticket}/reopen/", post=OWNER_POST, data={"reason": "sigue"})],
+    "/tickets/1/rate/": [Rule("/tickets/{ticket}/rate/", post=OWNER_POST, data={"rating": "5"})],
+    "/tickets/1/claim/": [Rule("/tickets/{ticket}/claim/", post=AGENT_ONLY_POST)],
+    "/tickets/1/assign/": [Rule("/tickets/{ticket}/assign/", post=AGENT_ONLY_POST, data={"assignee": "{agent_id}"})],
+    "/tickets/1/unassign/": [Rule("/tickets/{ticket}/unassign/", post=AGENT_ONLY_POST)],
+    "/tickets/1/status/": [Rule("/tickets/{ticket}/status/", post=AGENT_ONLY_POST, data={"status": "in_progress"})],
+    "/tickets/1/priority/": [Rule("/tickets/{ticket}/priority/", post=AGENT_ONLY_POST, data={"priority": "high"})],
+    "/tickets/1/category/": [Rule("/tickets/{ticket}/category/", post=AGENT_ONLY_POST, data={"category": ""})],
+    "/tickets/1/resolve/": [Rule("/tickets/{ticket}/resolve/", post=AGENT_ONLY_POST)],
+    "/tickets/1/close/": [Rule("/tickets/{ticket}/close/", post=AGENT_ONLY_POST)],
+    "/tickets/1/merge/": [Rule("/tickets/{ticket}/merge/", post=AGENT_ONLY_POST, data={"target": "{other_ticket}"})],
+    "/tickets/1/draft-article/": [Rule("/tickets/{ticket}/draft-article/", post=AGENT_ONLY_POST)],
+    "/tickets/1/attachments/1/": [
+        Rule("/tickets/{ticket}/attachments/{attachment}/", get=OWNER_GET, note="always a download"),
+    ],
+    # knowledge base (articles belong to no franchise: every signed-in user reads published ones)
+    "/kb/": [Rule("/kb/", get=EVERYONE_GET)],
+    "/kb/search/": [Rule("/kb/search/?q=datafono", get=EVERYONE_GET)],
+    "/kb/suggest/": [Rule("/kb/suggest/?q=datafono", get=EVERYONE_GET)],
+    "/kb/new/": [Rule("/kb/new/", get=AGENT_ONLY_GET, post=AGENT_ONLY_POST, data={"title": "", "body": ""})],
+    "/kb/preview/": [Rule("/kb/preview/", post=AGENT_ONLY_POST, data={"body": "# Hola"})],
+    "/kb/review/": [Rule("/kb/review/", get=AGENT_ONLY_GET)],
+    "/kb/some-slug/": [
+        Rule("/kb/{article}/", get=EVERYONE_GET, note="published article"),
+        Rule("/kb/{draft}/", get=AGENT_ONLY_GET, note="a draft does not exist for franchisees"),
+    ],
+    "/kb/some-slug/edit/": [Rule("/kb/{article}/edit/", get=AGENT_ONLY_GET, post=AGENT_ONLY_POST)],
+    "/kb/some-slug/status/": [Rule("/kb/{article}/status/", post=AGENT_ONLY_POST, data={"status": "published"})],
+    "/kb/some-slug/reviewed/": [Rule("/kb/{article}/reviewed/", post=AGENT_ONLY_POST)],
+    "/kb/some-slug/history/": [Rule("/kb/{article}/history/", get=AGENT_ONLY_GET)],
+    "/kb/some-slug/history/1/": [Rule("/kb/{article}/history/{revision}/", get=AGENT_ONLY_GET)],
+    "/kb/some-slug/history/1/restore/": [Rule("/kb/{article}/history/{revision}/restore/", post=AGENT_ONLY_POST)],
+    "/kb/some-slug/feedback/": [
+        Rule("/kb/{article}/feedback/", post="login ran ran ran", data={"helpful": "1"}),
+        Rule("/kb/{draft}/feedback/", post="login 404 404 ran", data={"helpful": "1"}),
+    ],
+    "/kb/some-slug/deflection/": [
+        Rule("/kb/{article}/deflection/", post="login ran ran ran"),
+        Rule("/kb/{draft}/deflection/", post="login 404 404 ran"),
+    ],
+    # chat
+    "/chat/": [
+        Rule("/chat/", get=EVERYONE_GET, post="login 302 302 302", data={"topic": "No conecta"}),
+    ],
+    "/chat/1/": [Rule("/chat/{conversation}/", get=OWNER_GET)],
+    "/chat/1/accept/": [Rule("/chat/{conversation}/accept/", post=AGENT_ONLY_POST)],
+    "/chat/1/transfer/": [Rule("/chat/{conversation}/transfer/", post=AGENT_ONLY_POST, data={"agent": "{agent_id}"})],
+    "/chat/1/close/": [Rule("/chat/{conversation}/close/", post=OWNER_POST)],
+    "/chat/1/resolve/": [Rule("/chat/{conversation}/resolve/", post=AGENT_ONLY_POST)],
+    "/chat/1/rate/": [Rule("/chat/{conversation}/rate/", post=OWNER_POST, data={"rating": "5"})],
+    "/chat/1/ticket/": [Rule("/chat/{conversation}/ticket/", post=OWNER_POST)],
+    "/chat/1/draft-article/": [Rule("/chat/{conversation}/draft-article/", post=AGENT_ONLY_POST)],
+    # notifications (each user's own)
+    "/notifications/": [Rule("/notifications/", get=EVERYONE_GET)],
+    "/notifications/latest/": [Rule("/notifications/latest/", get=EVERYONE_GET)],
+    "/notifications/read-all/": [Rule("/notifications/read-all/", post="login 302 302 302")],
+    "/notifications/1/read/": [
+        Rule("/notifications/{notification}/read/", post="login 302 404 404", note="only the recipient's own"),
+    ],
+    "/notifications/preferences/": [Rule("/notifications/preferences/", get=EVERYONE_GET, post="login ran ran ran")],
+    # public
+    "/i18n/setlang/": [Rule("/i18n/setlang/", post="302 302 302 302", data={"language": "en", "next": "/"})],
+    "/healthz": [Rule("/healthz", get="200 200 200 200", note="no data, just up/down per part")],
+}
+
+# Every Django admin route: staff only. Anonymous visitors and franchisees are sent to a login
+# page (never a 200); agents reach the index. The admin's own login/logout pages show no data.
+ADMIN_PREFIX = "/admin/"
+ADMIN_OPEN = {"/admin/login/", "/admin/logout/"}
+ADMIN_INDEX = Rule("/admin/", get="login login login 200")
+
+# WebSocket routes (support_portal.routing), keyed by their route pattern.
+WS_MATRIX: dict[str, Rule] = {
+    "ws/notifications/": Rule("/ws/notifications/", get="4401 open open open"),
+    "ws/chat/<int:conversation_id>/": Rule("/ws/chat/{conversation}/", get="4401 open 4404 open"),
+}
+FOREIGN_ORIGIN_CLOSE = "4403"
+
+
+def checks_count() -> int:
+    """Endpoint × method × role combinations the matrix states (HTTP and WebSocket)."""
+    http = sum(len(rule.methods) * len(ROLES) for rules in MATRIX.values() for rule in rules)
+    ws = len(WS_MATRIX) * (len(ROLES) + 1)  # + a foreign Origin
+    return http + ws

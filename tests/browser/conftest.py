@@ -1,0 +1,95 @@
+"""Browser fixtures: Debian's Chromium through Playwright, a live Daphne stack per test.
+
+Run on their own (`make test-browser`: `pytest -m browser -p no:asyncio`): Playwright's sync API
+and pytest-asyncio do not share one process. The test process never touches the database
+directly; data is seeded through `LiveStack.run_django` and everything else goes through the
+browser, as a user would.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.browser.livestack import PASSWORD, LiveStack
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "docs" / "screenshots"
+VIEWPORT = {"width": 1280, "height": 800}
+
+expect.set_options(timeout=10_000)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveStack]:
+    """One Daphne process (in-memory channel layer, eager Celery) on its own migrated database."""
+    stack = LiveStack(tmp_path / "stack").start()
+    stack.people = stack.seed_people()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        shutil.rmtree(tmp_path / "stack", ignore_errors=True)
+
+
+def new_context(browser: Browser, live: LiveStack, **options) -> BrowserContext:
+    context = browser.new_context(base_url=live.url, viewport=VIEWPORT, locale="es-ES", **options)
+    context.set_default_timeout(10_000)
+    return context
+
+
+def login(page: Page, username: str, password: str = PASSWORD) -> Page:
+    """Sign in through the login form, as a user does."""
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_load_state()
+    expect(page.locator(".whoami")).to_be_visible()
+    return page
+
+
+@pytest.fixture
+def open_as(browser: Browser, live: LiveStack) -> Iterator:
+    """open_as("fran_centro") -> a logged-in Page in its own browser context (own cookies)."""
+    contexts: list[BrowserContext] = []
+
+    def _open(username: str, **options) -> Page:
+        context = new_context(browser, live, **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        page.errors = []
+        return login(page, username)
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save docs/screenshots/<name>.png (the README shows them; `make screenshots` refreshes them)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path

@@ -1,0 +1,98 @@
+"""Helpers for tests and benchmarks that talk to real servers: start Daphne on a free port and
+wait until it answers, and make a logged-in session cookie for a user."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DAPHNE = str(Path(sys.executable).with_name("daphne"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_ready(port: int, *, path: str = "/healthz", timeout: float = 30.0, proc=None) -> None:
+    """Poll http://127.0.0.1:port<path> until it answers at all (any HTTP status)."""
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{port}{path}"
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answered (e.g. 503 from /healthz): it is up
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"server on port {port} not ready after {timeout} s")
+
+
+@contextlib.contextmanager
+def daphne(
+    env: dict[str, str],
+    *,
+    app: str = "support_portal.asgi:application",
+    port: int | None = None,
+    nofile: int | None = None,
+    ready_path: str = "/healthz",
+    log_path: str | os.PathLike | None = None,
+) -> Iterator[tuple[int, subprocess.Popen]]:
+    """Run `daphne app` on a free port with `env` added to this environment; yields (port, process).
+
+    `nofile` raises the open-files limit of the spawned process (`ulimit -n`).
+    """
+    port = port or free_port()
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    command = [DAPHNE, "-b", "127.0.0.1", "-p", str(port), app]
+    if nofile:
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        nofile = nofile if hard == resource.RLIM_INFINITY else min(nofile, hard)
+        command = ["bash", "-c", f'ulimit -n {int(nofile)} && exec "$@"', "daphne", *command]
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until_ready(port, path=ready_path, proc=proc)
+        yield port, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if log is not subprocess.DEVNULL:
+            log.close()
+
+
+def session_cookie(user) -> str:
+    """A `sessionid` value of a logged-in session for `user`, stored in the current database."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return session.session_key
+
+
+def ws_headers(cookie: str, origin: str = "http://127.0.0.1") -> list[tuple[bytes, bytes]]:
+    """ASGI headers of a browser socket: session cookie and an allowed Origin."""
+    return [(b"origin", origin.encode()), (b"cookie", f"sessionid={cookie}".encode()), (b"host", b"127.0.0.1")]

@@ -1,0 +1,108 @@
+"""Forms of the ticket pages (field names are part of the HTTP contract)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.functional import lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Franchise, User
+from tickets.attachments import ALLOWED, MAX_FILES, validate_uploads
+from tickets.ids import parse_id
+from tickets.models import COMMENT_MAX, DESCRIPTION_MAX, SUBJECT_MAX, Category, Priority, Status
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files under one name; each is checked for size, extension and content."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ",".join(f".{e}" for e in sorted(ALLOWED))}))
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        files = [single(item, initial) for item in data] if isinstance(data, list | tuple) else [single(data, initial)]
+        files = [f for f in files if f]
+        validate_uploads(files)
+        return files
+
+
+FILES_HELP = lazy(
+    lambda: gettext("Hasta %(n)d ficheros (imágenes, PDF, texto, ZIP, DOCX, XLSX).") % {"n": MAX_FILES}, str
+)()
+
+
+class TicketForm(forms.Form):
+    subject = forms.CharField(label=_("Asunto"), max_length=SUBJECT_MAX)
+    description = forms.CharField(
+        label=_("Descripción"),
+        max_length=DESCRIPTION_MAX,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_("Puedes usar Markdown."),
+    )
+    category = forms.ModelChoiceField(
+        label=_("Categoría"), queryset=Category.objects.filter(active=True), required=False
+    )
+    priority = forms.ChoiceField(
+        label=_("Prioridad"), choices=Priority.choices, initial=Priority.NORMAL, required=False
+    )
+    files = MultipleFileField(label=_("Adjuntos"), help_text=FILES_HELP)
+
+    def __init__(self, *args, for_agent: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["subject"].widget.attrs.update(
+            {"data-kb-suggest": "", "data-kb-results": "#kb-suggestions", "autocomplete": "off"}
+        )
+        if for_agent:
+            self.fields["franchise"] = forms.ModelChoiceField(
+                label=_("Franquicia"), queryset=Franchise.objects.filter(active=True)
+            )
+            self.fields["requester"] = forms.ModelChoiceField(
+                label=_("Solicitante"),
+                queryset=User.objects.filter(role=User.Role.FRANCHISEE, is_active=True).order_by("username"),
+                required=False,
+            )
+
+    def clean_priority(self) -> str:
+        return self.cleaned_data.get("priority") or Priority.NORMAL
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(label=_("Respuesta"), max_length=COMMENT_MAX, widget=forms.Textarea(attrs={"rows": 5}))
+    internal = forms.BooleanField(label=_("Nota interna (solo agentes)"), required=False)
+    files = MultipleFileField(label=_("Adjuntos"), help_text=FILES_HELP)
+
+
+class RateForm(forms.Form):
+    rating = forms.TypedChoiceField(
+        label=_("Valoración"), coerce=int, choices=[(i, str(i)) for i in range(1, 6)], widget=forms.RadioSelect
+    )
+    comment = forms.CharField(
+        label=_("Comentario"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class BulkForm(forms.Form):
+    ACTIONS = [
+        ("claim", _("Tomar")),
+        ("assign", _("Asignar a")),
+        ("unassign", _("Devolver a la cola")),
+        ("status", _("Cambiar estado a")),
+    ]
+    tickets = forms.TypedMultipleChoiceField(coerce=int, choices=[])
+    action = forms.ChoiceField(choices=ACTIONS)
+    assignee = forms.ModelChoiceField(
+        queryset=User.objects.filter(role__in=(User.Role.AGENT, User.Role.SUPERVISOR), is_active=True), required=False
+    )
+    status = forms.ChoiceField(choices=[("", "—"), *Status.choices], required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # ids are checked against the database by the service; accept any integer here
+        self.fields["tickets"].valid_value = lambda value: parse_id(str(value)) is not None

@@ -1,0 +1,149 @@
+"""Every read of tickets, scoped to the asking user through accounts.access."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from accounts.access import get_visible_or_404, is_agent, scope_to_user
+from accounts.models import Franchise, User
+from tickets.ids import parse_id
+from tickets.models import ACTIVE_STATUSES, Attachment, Category, Comment, Event, Priority, SlaState, Status, Ticket
+
+
+def visible_tickets(user: User) -> QuerySet[Ticket]:
+    return scope_to_user(Ticket.objects.all(), user)
+
+
+def ticket_for(user: User, pk: int) -> Ticket:
+    """One ticket the user may see (404 otherwise), with what the detail page shows."""
+    return get_visible_or_404(
+        Ticket.objects.select_related("franchise", "requester", "assignee", "category", "merged_into"), user, pk=pk
+    )
+
+
+#: long columns no list shows
+LIST_DEFER = ("description", "rating_comment")
+
+
+def _search(queryset: QuerySet[Ticket], q: str) -> QuerySet[Ticket]:
+    q = (q or "").strip()[:100]
+    if not q:
+        return queryset
+    number = q.upper().removeprefix("T-").lstrip("#")
+    condition = Q(subject__icontains=q) | Q(description__icontains=q)
+    if parse_id(number) is not None:
+        condition |= Q(pk=parse_id(number))
+    return queryset.filter(condition)
+
+
+def franchise_tickets(user: User, *, status: str = "", q: str = "") -> QuerySet[Ticket]:
+    """The /tickets/ list: the user's franchise (all for agents), newest first."""
+    queryset = visible_tickets(user).select_related("assignee", "category", "franchise").defer(*LIST_DEFER)
+    if status in Status.values:
+        queryset = queryset.filter(status=status)
+    return _search(queryset, q).order_by("-created_at", "-id")
+
+
+def recent_tickets(user: User, limit: int = 5) -> list[Ticket]:
+    """For the franchisee home page."""
+    return list(visible_tickets(user).only("id", "subject", "status", "created_at").order_by("-created_at")[:limit])
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    view: str = "unassigned"  # unassigned | mine | open
+    status: str = ""
+    priority: str = ""
+    category: int | None = None
+    franchise: int | None = None
+    sla: str = ""
+    q: str = ""
+    sort: str = "due"  # due | -due | created | -created
+
+
+SORTS = {
+    "due": ("resolution_due", "id"),
+    "-due": ("-resolution_due", "-id"),
+    "created": ("created_at", "id"),
+    "-created": ("-created_at", "-id"),
+}
+
+
+def dashboard_tickets(user: User, filters: DashboardFilters) -> QuerySet[Ticket]:
+    """The agent dashboard list (agents only)."""
+    if not is_agent(user):
+        return Ticket.objects.none()
+    queryset = Ticket.objects.select_related("franchise", "assignee", "category").defer(*LIST_DEFER)
+    if filters.status in Status.values:
+        queryset = queryset.filter(status=filters.status)
+    else:
+        queryset = queryset.filter(status__in=ACTIVE_STATUSES)
+    if filters.view == "unassigned":
+        queryset = queryset.filter(assignee__isnull=True)
+    elif filters.view == "mine":
+        queryset = queryset.filter(assignee=user)
+    if filters.priority in Priority.values:
+        queryset = queryset.filter(priority=filters.priority)
+    if filters.category:
+        queryset = queryset.filter(category_id=filters.category)
+    if filters.franchise:
+        queryset = queryset.filter(franchise_id=filters.franchise)
+    if filters.sla in SlaState.values:
+        queryset = queryset.filter(sla_state=filters.sla)
+    queryset = _search(queryset, filters.q)
+    return queryset.order_by(*SORTS.get(filters.sort, SORTS["due"]))
+
+
+def timeline(ticket: Ticket, user: User) -> list[Event]:
+    """Events of a ticket in order; internal ones (notes, SLA) only for agents."""
+    events = Event.objects.filter(ticket=ticket).select_related("actor", "comment", "comment__author")
+    attachments = Attachment.objects.order_by("created_at", "id")
+    if not is_agent(user):
+        events = events.filter(internal=False).exclude(comment__internal=True)
+    return list(events.prefetch_related(Prefetch("comment__attachments", queryset=attachments)))
+
+
+def ticket_attachments(ticket: Ticket) -> list[Attachment]:
+    """Files attached when the ticket was opened (not to a comment)."""
+    return list(ticket.attachments.filter(comment__isnull=True).order_by("created_at", "id"))
+
+
+def attachment_for(user: User, ticket_pk: int, pk: int) -> Attachment:
+    """An attachment the user may download: same franchise rule, and never one of an internal note."""
+    queryset = Attachment.objects.select_related("ticket", "comment").filter(ticket_id=ticket_pk)
+    if not is_agent(user):
+        queryset = queryset.exclude(comment__internal=True)
+    return get_visible_or_404(queryset, user, field="ticket__franchise", pk=pk)
+
+
+def public_comments(ticket: Ticket) -> QuerySet[Comment]:
+    return ticket.comments.filter(internal=False)
+
+
+def active_agents() -> list[User]:
+    return list(User.objects.filter(role__in=(User.Role.AGENT, User.Role.SUPERVISOR), is_active=True).order_by("pk"))
+
+
+def categories() -> list[Category]:
+    return list(Category.objects.filter(active=True))
+
+
+def franchises() -> list[Franchise]:
+    return list(Franchise.objects.filter(active=True))
+
+
+def mergeable_targets(ticket: Ticket) -> QuerySet[Ticket]:
+    return (
+        Ticket.objects.filter(franchise_id=ticket.franchise_id)
+        .exclude(pk=ticket.pk)
+        .exclude(status=Status.CLOSED)
+        .only("id", "subject")
+        .order_by("-created_at")[:50]
+    )
+
+
+def category_by_pk(pk: int) -> Category:
+    return get_object_or_404(Category, pk=pk, active=True)

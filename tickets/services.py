@@ -1,0 +1,733 @@
+"""Every write on tickets: one transaction, a timeline event, notifications on commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from accounts.access import can_see_franchise, is_agent, is_franchisee, is_supervisor
+from accounts.models import Franchise, User
+from notifications import kinds
+from notifications.services import notify
+from tickets import assignment, sla
+from tickets.attachments import SERVE_AS, extension_of, safe_display_name, storage_name, validate_uploads
+from tickets.models import (
+    ACTIVE_STATUSES,
+    COMMENT_MAX,
+    DESCRIPTION_MAX,
+    SUBJECT_MAX,
+    Attachment,
+    Category,
+    Comment,
+    Event,
+    Priority,
+    SlaState,
+    Source,
+    Status,
+    Ticket,
+)
+
+
+class TicketError(Exception):
+    """A use-case rule refused the change; the message is meant for the user."""
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _event(ticket: Ticket, actor: User | None, kind: str, old: str = "", new: str = "", **extra) -> Event:
+    return Event.objects.create(
+        ticket=ticket, actor=actor, kind=kind, old_value=str(old)[:200], new_value=str(new)[:200], **extra
+    )
+
+
+def _tell(
+    recipients: Iterable[User | None],
+    *,
+    kind: str,
+    ticket: Ticket,
+    title: Callable[[], str],
+    body: Callable[[], str] = lambda: "",
+    actor: User | None = None,
+    internal: bool = False,
+) -> None:
+    """notify() each recipient once, with texts rendered in the recipient's language."""
+    seen: set[int] = set()
+    for recipient in recipients:
+        if recipient is None or recipient.pk in seen:
+            continue
+        seen.add(recipient.pk)
+        with translation.override(recipient.preferred_language or settings.LANGUAGE_CODE):
+            notify(
+                recipient=recipient,
+                kind=kind,
+                title=title(),
+                body=body(),
+                url=ticket.get_absolute_url(),
+                target=ticket,
+                actor=actor,
+                internal=internal,
+            )
+
+
+def _followers(ticket: Ticket) -> list[User]:
+    """Requester and watchers: the people told about public changes."""
+    people = [ticket.requester] if ticket.requester_id else []
+    people += list(ticket.watchers.filter(is_active=True))
+    return [p for p in people if p is not None]
+
+
+def _tell_followers(ticket: Ticket, actor: User | None, title: Callable[[], str]) -> None:
+    """A public change of the ticket: its requester and watchers are told (kind ticket_status)."""
+    _tell(
+        _followers(ticket),
+        kind=kinds.TICKET_STATUS,
+        ticket=ticket,
+        actor=actor,
+        title=title,
+        body=lambda: ticket.subject,
+    )
+
+
+def _supervisors() -> list[User]:
+    return list(User.objects.filter(role=User.Role.SUPERVISOR, is_active=True))
+
+
+def _agents_for(ticket: Ticket) -> list[User]:
+    if ticket.category_id:
+        linked = list(assignment.category_agents(ticket))
+        if linked:
+            return linked
+    return list(User.objects.filter(role__in=(User.Role.AGENT, User.Role.SUPERVISOR), is_active=True))
+
+
+def _require_agent(actor: User) -> None:
+    if not is_agent(actor):
+        raise TicketError(_("Solo el equipo de soporte puede hacer esto."))
+
+
+def _require_visible(ticket: Ticket, actor: User) -> None:
+    if not can_see_franchise(actor, ticket.franchise_id):
+        raise TicketError(_("Ticket no encontrado."))
+
+
+def _locked(ticket: Ticket | int) -> Ticket:
+    pk = ticket.pk if isinstance(ticket, Ticket) else ticket
+    return Ticket.objects.select_for_update().get(pk=pk)
+
+
+def _status_label(status: str) -> str:
+    return str(Status(status).label)
+
+
+def _store_attachments(
+    ticket: Ticket, uploads: Iterable[UploadedFile], actor: User, comment: Comment | None = None
+) -> list[Attachment]:
+    stored = []
+    for upload in uploads:
+        ext = extension_of(upload.name)
+        attachment = Attachment(
+            ticket=ticket,
+            comment=comment,
+            uploaded_by=actor,
+            original_name=safe_display_name(upload.name),
+            content_type=SERVE_AS[ext],
+            size=upload.size,
+        )
+        upload.seek(0)
+        attachment.file.save(storage_name(upload.name), upload, save=False)
+        attachment.save()
+        stored.append(attachment)
+    return stored
+
+
+def _check_text(value: str, *, field: str, max_length: int) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError({field: _("Este campo es obligatorio.")})
+    if len(value) > max_length:
+        raise ValidationError({field: _("Como máximo %(n)d caracteres.") % {"n": max_length}})
+    return value
+
+
+# --- create ------------------------------------------------------------------
+
+
+def create_ticket(
+    *,
+    actor: User,
+    subject: str,
+    description: str,
+    franchise: Franchise | None = None,
+    requester: User | None = None,
+    category: Category | None = None,
+    priority: str = "normal",
+    source: str = "web",
+    attachments: Iterable[UploadedFile] = (),
+) -> Ticket:
+    """Open a ticket: a franchisee for their franchise, or an agent on a franchise's behalf.
+
+    Raises ValidationError on bad input (nothing is stored), TicketError if not allowed.
+    """
+    subject = _check_text(subject, field="subject", max_length=SUBJECT_MAX)
+    description = _check_text(description, field="description", max_length=DESCRIPTION_MAX)
+    if priority not in Priority.values:
+        raise ValidationError({"priority": _("Prioridad no válida.")})
+    if source not in Source.values:
+        raise ValidationError({"source": _("Origen no válido.")})
+    if category is not None and not category.active:
+        raise ValidationError({"category": _("Categoría no válida.")})
+    uploads = list(attachments)
+    validate_uploads(uploads)
+    if is_franchisee(actor):
+        franchise, requester = actor.franchise, actor
+    elif is_agent(actor):
+        if franchise is None:
+            raise ValidationError({"franchise": _("Indica la franquicia del ticket.")})
+        if requester is not None and requester.franchise_id != franchise.pk:
+            raise ValidationError({"requester": _("El solicitante no pertenece a esa franquicia.")})
+    else:
+        raise TicketError(_("No puedes abrir tickets."))
+
+    with transaction.atomic():
+        ticket = Ticket(
+            franchise=franchise,
+            requester=requester,
+            subject=subject,
+            description=description,
+            category=category,
+            priority=priority,
+            source=source,
+        )
+        sla.apply_policy(ticket, timezone.now())
+        ticket.save()
+        # created_at is set on save; align the due dates with it exactly
+        sla.apply_policy(ticket, ticket.created_at)
+        ticket.save(update_fields=sla_fields())
+        if requester is not None:
+            ticket.watchers.add(requester)
+        _event(ticket, actor, Event.Kind.CREATED, new=ticket.status)
+        for stored in _store_attachments(ticket, uploads, actor):
+            _event(ticket, actor, Event.Kind.ATTACHMENT, new=stored.original_name)
+
+        assignee = assignment.pick_assignee(ticket)
+        if assignee is not None:
+            ticket.assignee = assignee
+            ticket.save(update_fields=["assignee", "updated_at"])
+            _event(ticket, None, Event.Kind.ASSIGNED, new=assignee.display_name)
+            _tell_followers(  # assigned by the system: the requester who opened it is told too
+                ticket,
+                None,
+                lambda: _("%(who)s atiende tu ticket %(n)s") % {"who": assignee.display_name, "n": ticket.number},
+            )
+            _tell(
+                [assignee],
+                kind=kinds.TICKET_ASSIGNED,
+                ticket=ticket,
+                title=lambda: _("Te han asignado %(n)s: %(s)s") % {"n": ticket.number, "s": ticket.subject},
+            )
+        else:
+            _tell(
+                _agents_for(ticket),
+                kind=kinds.TICKET_NEW,
+                ticket=ticket,
+                actor=actor,
+                title=lambda: _("Nuevo ticket %(n)s: %(s)s") % {"n": ticket.number, "s": ticket.subject},
+                body=lambda: franchise.name,
+            )
+        if requester is not None and requester.pk != actor.pk:
+            _tell(
+                [requester],
+                kind=kinds.TICKET_STATUS,
+                ticket=ticket,
+                actor=actor,
+                title=lambda: (
+                    _("Soporte ha abierto el ticket %(n)s para ti: %(s)s") % {"n": ticket.number, "s": ticket.subject}
+                ),
+            )
+    return ticket
+
+
+def sla_fields() -> list[str]:
+    return [
+        "first_response_due",
+        "resolution_due",
+        "first_response_risk_at",
+        "resolution_risk_at",
+        "sla_state",
+        "sla_paused_at",
+        "sla_paused_seconds",
+        "updated_at",
+    ]
+
+
+# --- comments ----------------------------------------------------------------
+
+
+def add_comment(
+    *, ticket: Ticket, actor: User, body: str, internal: bool = False, attachments: Iterable[UploadedFile] = ()
+) -> Comment:
+    """A public reply or (agents only) an internal note, with optional files.
+
+    An agent's first public reply is the first response; a franchisee's reply to a ticket
+    pending on them reopens it (and restarts the SLA clock).
+    """
+    _require_visible(ticket, actor)
+    internal = bool(internal) and is_agent(actor)
+    body = _check_text(body, field="body", max_length=COMMENT_MAX)
+    uploads = list(attachments)
+    validate_uploads(uploads)
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        if ticket.status == Status.CLOSED and not internal:
+            raise TicketError(_("El ticket está cerrado: abre uno nuevo si el problema persiste."))
+        comment = Comment.objects.create(ticket=ticket, author=actor, body=body, internal=internal)
+        _event(ticket, actor, Event.Kind.NOTE if internal else Event.Kind.COMMENTED, comment=comment, internal=internal)
+        _store_attachments(ticket, uploads, actor, comment)
+        now = timezone.now()
+        fields = ["updated_at"]
+        if is_agent(actor) and not internal:
+            if ticket.first_response_at is None:
+                ticket.first_response_at = now
+                fields.append("first_response_at")
+            if ticket.status == Status.NEW:
+                _transition(ticket, actor, Status.OPEN, now, fields)
+        elif is_franchisee(actor) and ticket.status == Status.PENDING:
+            _transition(ticket, actor, Status.OPEN, now, fields)
+        ticket.save(update_fields=sorted(set(fields)))
+
+        if internal:
+            _tell(
+                [ticket.assignee] if ticket.assignee_id else [],
+                kind=kinds.TICKET_COMMENT,
+                ticket=ticket,
+                actor=actor,
+                internal=True,
+                title=lambda: _("Nota interna en %(n)s") % {"n": ticket.number},
+                body=lambda: body[:300],
+            )
+        else:
+            recipients = _followers(ticket)
+            if ticket.assignee_id:
+                recipients.append(ticket.assignee)
+            _tell(
+                recipients,
+                kind=kinds.TICKET_COMMENT,
+                ticket=ticket,
+                actor=actor,
+                title=lambda: _("Nueva respuesta en %(n)s: %(s)s") % {"n": ticket.number, "s": ticket.subject},
+                body=lambda: body[:300],
+            )
+    return comment
+
+
+# --- status ------------------------------------------------------------------
+
+
+def _transition(ticket: Ticket, actor: User | None, new: str, now: datetime, fields: list[str]) -> None:
+    """Apply one state-machine step to a locked ticket (the caller saves `fields`)."""
+    old = ticket.status
+    if not ticket.can_transition_to(new):
+        raise TicketError(
+            _("No se puede pasar un ticket de «%(old)s» a «%(new)s».")
+            % {"old": _status_label(old), "new": _status_label(new)}
+        )
+    if old == Status.PENDING:
+        sla.resume(ticket, now)
+    if new == Status.PENDING:
+        sla.pause(ticket, now)
+    if new == Status.RESOLVED:
+        ticket.resolved_at = now
+    if new == Status.CLOSED:
+        ticket.closed_at = now
+    if old == Status.RESOLVED and new == Status.OPEN:
+        ticket.resolved_at = None
+        ticket.rating = None
+        ticket.rating_comment = ""
+        ticket.rated_at = None
+    ticket.status = new
+    fields += [*sla_fields(), "status", "resolved_at", "closed_at", "rating", "rating_comment", "rated_at"]
+    _event(ticket, actor, Event.Kind.STATUS, old=old, new=new)
+    _tell(
+        _followers(ticket),
+        kind=kinds.TICKET_STATUS,
+        ticket=ticket,
+        actor=actor,
+        title=lambda: _("%(n)s ahora está «%(st)s»") % {"n": ticket.number, "st": _status_label(new)},
+        body=lambda: ticket.subject,
+    )
+
+
+def change_status(*, ticket: Ticket, actor: User, status: str) -> Ticket:
+    """Move a ticket through the state machine (agents). Invalid transitions change nothing."""
+    _require_agent(actor)
+    if status not in Status.values:
+        raise TicketError(_("Estado no válido."))
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        fields: list[str] = ["updated_at"]
+        _transition(ticket, actor, status, timezone.now(), fields)
+        ticket.save(update_fields=sorted(set(fields)))
+    return ticket
+
+
+def resolve(*, ticket: Ticket, actor: User) -> Ticket:
+    return change_status(ticket=ticket, actor=actor, status=Status.RESOLVED)
+
+
+def close(*, ticket: Ticket, actor: User) -> Ticket:
+    return change_status(ticket=ticket, actor=actor, status=Status.CLOSED)
+
+
+def reopen_deadline(ticket: Ticket) -> datetime | None:
+    if ticket.resolved_at is None:
+        return None
+    return ticket.resolved_at + timedelta(days=settings.TICKETS_REOPEN_DAYS)
+
+
+def can_reopen(ticket: Ticket, actor: User, now: datetime | None = None) -> bool:
+    if ticket.status != Status.RESOLVED or not can_see_franchise(actor, ticket.franchise_id):
+        return False
+    if is_agent(actor):
+        return True
+    deadline = reopen_deadline(ticket)
+    return deadline is not None and (now or timezone.now()) <= deadline
+
+
+def reopen(*, ticket: Ticket, actor: User, reason: str = "") -> Ticket:
+    """Resolved → open: the franchisee within TICKETS_REOPEN_DAYS of the resolution, agents any time."""
+    _require_visible(ticket, actor)
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        if ticket.status != Status.RESOLVED:
+            raise TicketError(_("Solo se puede reabrir un ticket resuelto."))
+        if not can_reopen(ticket, actor):
+            raise TicketError(
+                _("El plazo para reabrir este ticket (%(d)d días) ha terminado: abre uno nuevo.")
+                % {"d": settings.TICKETS_REOPEN_DAYS}
+            )
+        fields: list[str] = ["updated_at"]
+        _transition(ticket, actor, Status.OPEN, timezone.now(), fields)
+        ticket.save(update_fields=sorted(set(fields)))
+        if ticket.assignee_id:
+            _tell(
+                [ticket.assignee],
+                kind=kinds.TICKET_STATUS,
+                ticket=ticket,
+                actor=actor,
+                title=lambda: _("%(n)s ha sido reabierto") % {"n": ticket.number},
+                body=lambda: reason[:300],
+            )
+    if reason.strip():
+        add_comment(ticket=ticket, actor=actor, body=reason)
+        ticket.refresh_from_db()
+    return ticket
+
+
+def auto_close_resolved(now: datetime | None = None) -> int:
+    """Close tickets resolved more than TICKETS_AUTO_CLOSE_DAYS ago. Returns how many were closed."""
+    now = now or timezone.now()
+    limit = now - timedelta(days=settings.TICKETS_AUTO_CLOSE_DAYS)
+    ids = list(Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lt=limit).values_list("pk", flat=True))
+    closed = 0
+    for pk in ids:
+        with transaction.atomic():
+            ticket = _locked(pk)
+            if ticket.status != Status.RESOLVED or ticket.resolved_at >= limit:
+                continue
+            fields: list[str] = ["updated_at"]
+            _transition(ticket, None, Status.CLOSED, now, fields)
+            ticket.save(update_fields=sorted(set(fields)))
+            closed += 1
+    return closed
+
+
+# --- priority and category ----------------------------------------------------
+
+
+def change_priority(*, ticket: Ticket, actor: User, priority: str) -> Ticket:
+    """New priority: the due dates are recomputed from the creation time with the new policy."""
+    _require_agent(actor)
+    if priority not in Priority.values:
+        raise TicketError(_("Prioridad no válida."))
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        old = ticket.priority
+        if old == priority:
+            return ticket
+        ticket.priority = priority
+        sla.apply_policy(ticket, ticket.created_at)
+        ticket.save(update_fields=[*sla_fields(), "priority"])
+        _event(ticket, actor, Event.Kind.PRIORITY, old=old, new=priority)
+        _tell_followers(
+            ticket,
+            actor,
+            lambda: _("Prioridad de %(n)s: %(p)s") % {"n": ticket.number, "p": Priority(priority).label},
+        )
+    return ticket
+
+
+def change_category(*, ticket: Ticket, actor: User, category: Category | None) -> Ticket:
+    _require_agent(actor)
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        old = ticket.category
+        if (old.pk if old else None) == (category.pk if category else None):
+            return ticket
+        ticket.category = category
+        ticket.save(update_fields=["category", "updated_at"])
+        _event(ticket, actor, Event.Kind.CATEGORY, old=old.name if old else "", new=category.name if category else "")
+        _tell_followers(
+            ticket,
+            actor,
+            lambda: _("Categoría de %(n)s: %(c)s") % {"n": ticket.number, "c": category.name if category else "—"},
+        )
+    return ticket
+
+
+# --- assignment ---------------------------------------------------------------
+
+
+def claim(*, ticket: Ticket, actor: User) -> Ticket:
+    """An agent takes an unassigned ticket. Atomic: of two simultaneous claims exactly one wins."""
+    _require_agent(actor)
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        if ticket.assignee_id == actor.pk:
+            return ticket
+        if ticket.assignee_id is not None:
+            raise TicketError(
+                _("%(who)s ya ha tomado el ticket %(n)s.") % {"who": ticket.assignee.display_name, "n": ticket.number}
+            )
+        if not ticket.is_active:
+            raise TicketError(_("Este ticket ya no está activo."))
+        ticket.assignee = actor
+        fields = ["assignee", "updated_at"]
+        _event(ticket, actor, Event.Kind.ASSIGNED, new=actor.display_name)
+        _tell_followers(
+            ticket,
+            actor,
+            lambda: _("%(who)s atiende tu ticket %(n)s") % {"who": actor.display_name, "n": ticket.number},
+        )
+        if ticket.status == Status.NEW:
+            _transition(ticket, actor, Status.OPEN, timezone.now(), fields)
+        ticket.save(update_fields=sorted(set(fields)))
+    return ticket
+
+
+def assign(*, ticket: Ticket, actor: User, assignee: User) -> Ticket:
+    """Give a ticket to an agent. Taking it from another agent is for supervisors (or that agent)."""
+    _require_agent(actor)
+    if not is_agent(assignee):
+        raise TicketError(_("Solo se puede asignar a un agente activo."))
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        if ticket.assignee_id == assignee.pk:
+            return ticket
+        current = ticket.assignee
+        if current is not None and current.pk != actor.pk and not is_supervisor(actor):
+            raise TicketError(
+                _("%(who)s ya tiene el ticket %(n)s; solo un supervisor puede reasignarlo.")
+                % {"who": current.display_name, "n": ticket.number}
+            )
+        if not ticket.is_active:
+            raise TicketError(_("Este ticket ya no está activo."))
+        ticket.assignee = assignee
+        ticket.save(update_fields=["assignee", "updated_at"])
+        _event(
+            ticket, actor, Event.Kind.ASSIGNED, old=current.display_name if current else "", new=assignee.display_name
+        )
+        _tell(
+            [assignee],
+            kind=kinds.TICKET_ASSIGNED,
+            ticket=ticket,
+            actor=actor,
+            title=lambda: _("Te han asignado %(n)s: %(s)s") % {"n": ticket.number, "s": ticket.subject},
+        )
+        _tell_followers(
+            ticket,
+            actor,
+            lambda: _("%(who)s atiende tu ticket %(n)s") % {"who": assignee.display_name, "n": ticket.number},
+        )
+    return ticket
+
+
+def unassign(*, ticket: Ticket, actor: User) -> Ticket:
+    """Put a ticket back in the queue: its assignee or a supervisor."""
+    _require_agent(actor)
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        current = ticket.assignee
+        if current is None:
+            return ticket
+        if current.pk != actor.pk and not is_supervisor(actor):
+            raise TicketError(
+                _("Solo %(who)s o un supervisor pueden devolverlo a la cola.") % {"who": current.display_name}
+            )
+        ticket.assignee = None
+        ticket.save(update_fields=["assignee", "updated_at"])
+        _event(ticket, actor, Event.Kind.ASSIGNED, old=current.display_name)
+    return ticket
+
+
+# --- satisfaction -------------------------------------------------------------
+
+
+def rate(*, ticket: Ticket, actor: User, rating: int, comment: str = "") -> Ticket:
+    """CSAT: a franchisee of the ticket's franchise rates a resolved or closed ticket 1–5."""
+    _require_visible(ticket, actor)
+    if not is_franchisee(actor):
+        raise TicketError(_("La valoración la da el franquiciado."))
+    try:
+        rating = int(rating)
+    except (TypeError, ValueError):
+        rating = 0
+    if not 1 <= rating <= 5:
+        raise ValidationError({"rating": _("La valoración va de 1 a 5.")})
+    comment = (comment or "").strip()
+    if len(comment) > 2000:
+        raise ValidationError({"comment": _("Como máximo %(n)d caracteres.") % {"n": 2000}})
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        if ticket.status not in (Status.RESOLVED, Status.CLOSED) or ticket.resolved_at is None:
+            raise TicketError(_("Solo se valora un ticket resuelto."))
+        old = ticket.rating
+        ticket.rating, ticket.rating_comment, ticket.rated_at = rating, comment, timezone.now()
+        ticket.save(update_fields=["rating", "rating_comment", "rated_at", "updated_at"])
+        _event(ticket, actor, Event.Kind.RATED, old=old or "", new=rating)
+        if ticket.assignee_id:
+            _tell(
+                [ticket.assignee],
+                kind=kinds.TICKET_STATUS,
+                ticket=ticket,
+                actor=actor,
+                title=lambda: _("%(n)s valorado con %(r)d/5") % {"n": ticket.number, "r": rating},
+                body=lambda: comment[:300],
+            )
+    return ticket
+
+
+# --- merge and bulk -----------------------------------------------------------
+
+
+def merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
+    """Merge a duplicate into another ticket of the same franchise.
+
+    Comments, attachments and watchers move to the target; the duplicate is closed pointing
+    to it. Returns the target.
+    """
+    _require_agent(actor)
+    if source.pk == target.pk:
+        raise TicketError(_("Un ticket no se puede fusionar consigo mismo."))
+    with transaction.atomic():
+        first, second = sorted([source.pk, target.pk])
+        locked = {t.pk: t for t in Ticket.objects.select_for_update().filter(pk__in=[first, second]).order_by("pk")}
+        source, target = locked[source.pk], locked[target.pk]
+        if source.franchise_id != target.franchise_id:
+            raise TicketError(_("Solo se fusionan tickets de la misma franquicia."))
+        if source.status == Status.CLOSED:
+            raise TicketError(_("El ticket duplicado ya está cerrado."))
+        if target.status == Status.CLOSED:
+            raise TicketError(_("No se puede fusionar en un ticket cerrado."))
+        Comment.objects.filter(ticket=source).update(ticket=target)
+        Attachment.objects.filter(ticket=source).update(ticket=target)
+        Event.objects.filter(ticket=source, comment__isnull=False).update(ticket=target)
+        watchers = set(source.watchers.values_list("pk", flat=True))
+        if source.requester_id:
+            watchers.add(source.requester_id)
+        target.watchers.add(*watchers)
+        note = Comment.objects.create(
+            ticket=target,
+            author=actor,
+            body=_("Fusionado desde %(n)s: %(s)s\n\n%(d)s")
+            % {"n": source.number, "s": source.subject, "d": source.description},
+        )
+        _event(target, actor, Event.Kind.MERGED, old=source.number, new=target.number, comment=note)
+        _event(source, actor, Event.Kind.MERGED, old=source.number, new=target.number)
+        _tell_followers(
+            source,
+            actor,
+            lambda: _("%(a)s se ha unido a %(b)s: seguimos allí") % {"a": source.number, "b": target.number},
+        )
+        source.merged_into = target
+        fields = ["merged_into", "updated_at"]
+        _transition(source, actor, Status.CLOSED, timezone.now(), fields)
+        source.save(update_fields=sorted(set(fields)))
+        target.save(update_fields=["updated_at"])
+    return target
+
+
+def bulk_update(
+    *, actor: User, ticket_ids: Iterable[int], action: str, assignee: User | None = None, status: str = ""
+) -> tuple[int, list[str]]:
+    """Apply assign / unassign / status to many tickets; each one on its own. Returns (done, errors)."""
+    _require_agent(actor)
+    done, errors = 0, []
+    tickets = Ticket.objects.filter(pk__in=list(ticket_ids)).order_by("pk")
+    for ticket in tickets:
+        try:
+            if action == "assign" and assignee is not None:
+                assign(ticket=ticket, actor=actor, assignee=assignee)
+            elif action == "claim":
+                claim(ticket=ticket, actor=actor)
+            elif action == "unassign":
+                unassign(ticket=ticket, actor=actor)
+            elif action == "status" and status:
+                change_status(ticket=ticket, actor=actor, status=status)
+            else:
+                raise TicketError(_("Acción no válida."))
+            done += 1
+        except TicketError as exc:
+            errors.append(f"{ticket.number}: {exc}")
+    return done, errors
+
+
+# --- SLA escalation -------------------------------------------------------------
+
+
+def escalate_sla(now: datetime | None = None) -> dict[str, int]:
+    """Mark active tickets at risk or breached, once each (idempotent); timeline + notifications."""
+    now = now or timezone.now()
+    counts = {SlaState.AT_RISK: 0, SlaState.BREACHED: 0}
+    watched = Ticket.objects.filter(status__in=ACTIVE_STATUSES, sla_paused_at__isnull=True).exclude(
+        sla_state=SlaState.BREACHED
+    )
+    candidates = watched.filter(first_response_risk_at__lt=now, first_response_at__isnull=True) | watched.filter(
+        resolution_risk_at__lt=now
+    )
+    for pk in list(candidates.values_list("pk", flat=True)):
+        with transaction.atomic():
+            ticket = _locked(pk)
+            if not ticket.is_active or ticket.sla_paused_at is not None:
+                continue
+            state = sla.state_at(ticket, now)
+            order = [SlaState.OK, SlaState.AT_RISK, SlaState.BREACHED]
+            if order.index(state) <= order.index(ticket.sla_state):
+                continue
+            old = ticket.sla_state
+            ticket.sla_state = state
+            ticket.save(update_fields=["sla_state", "updated_at"])
+            kind = Event.Kind.SLA_BREACHED if state == SlaState.BREACHED else Event.Kind.SLA_AT_RISK
+            _event(ticket, None, kind, old=old, new=state, internal=True)
+            if state == SlaState.BREACHED:
+                notify_kind = kinds.SLA_BREACHED
+                title = lambda t=ticket: _("SLA incumplido en %(n)s: %(s)s") % {"n": t.number, "s": t.subject}  # noqa: E731
+            else:
+                notify_kind = kinds.SLA_AT_RISK
+                title = lambda t=ticket: _("SLA en riesgo en %(n)s: %(s)s") % {"n": t.number, "s": t.subject}  # noqa: E731
+            _tell(
+                [ticket.assignee, *_supervisors()],
+                kind=notify_kind,
+                ticket=ticket,
+                internal=True,
+                title=title,
+            )
+            counts[state] += 1
+    return {"at_risk": counts[SlaState.AT_RISK], "breached": counts[SlaState.BREACHED]}

@@ -1,0 +1,17 @@
+"""Celery beat tasks (scheduled in settings.CELERY_BEAT_SCHEDULE)."""
+
+from celery import shared_task
+
+from tickets import services
+
+
+@shared_task
+def sla_escalate() -> dict[str, int]:
+    """Mark tickets at risk / breached and notify assignee and supervisors (idempotent)."""
+    return services.escalate_sla()
+
+
+@shared_task
+def auto_close_resolved() -> int:
+    """Close tickets resolved longer than TICKETS_AUTO_CLOSE_DAYS ago."""
+    return services.auto_close_resolved()

@@ -1,0 +1,48 @@
+"""Template helpers of the ticket pages."""
+
+from django import template
+from django.utils.safestring import SafeString
+
+from tickets.markdown import render_markdown
+from tickets.models import Priority, SlaState, Status
+
+#: timeline events that store a choice code, shown with its label in the reader's language
+CODED_EVENTS = {
+    "created": Status,
+    "status": Status,
+    "priority": Priority,
+    "sla_at_risk": SlaState,
+    "sla_breached": SlaState,
+}
+
+register = template.Library()
+
+
+@register.filter(name="ticket_markdown")
+def ticket_markdown(text: str) -> SafeString:
+    """Markdown written by a user, sanitized."""
+    return render_markdown(text)
+
+
+@register.filter(name="human_duration")
+def human_duration(value) -> str:
+    """A timedelta as «3 d 4 h», «2 h 5 min» or «12 min»."""
+    if value is None:
+        return "—"
+    minutes = int(value.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {mins} min"
+    return f"{mins} min"
+
+
+@register.filter(name="event_value")
+def event_value(value: str, kind: str) -> str:
+    """The label of a status / priority / SLA code stored in a timeline event (other values as they are)."""
+    choices = CODED_EVENTS.get(kind)
+    if choices is None or value not in choices.values:
+        return value
+    return str(choices(value).label)
