@@ -146,3 +146,11 @@ def test_search_by_number(franchisee, franchisee_client):
     make_ticket(franchisee, subject="Otro")
     page = franchisee_client.get("/tickets/", {"q": ticket.number}).content.decode()
     assert "Buscado" in page and "Otro" not in page
+
+
+@pytest.mark.django_db
+def test_nul_in_search_is_ignored_not_a_server_error(franchisee_client, agent_client):
+    """PostgreSQL rejects NUL in text parameters; found by the search fuzz test."""
+    assert franchisee_client.get("/tickets/", {"q": "impresora\x00"}).status_code == 200
+    assert agent_client.get("/agent/", {"q": "\x00", "view": "open"}).status_code == 200
+    assert franchisee_client.get("/kb/search/", {"q": "\x00", "category": "\x00"}).status_code == 200

@@ -29,7 +29,8 @@ LIST_DEFER = ("description", "rating_comment")
 
 
 def _search(queryset: QuerySet[Ticket], q: str) -> QuerySet[Ticket]:
-    q = (q or "").strip()[:100]
+    # NUL can never match stored text, and PostgreSQL rejects it in a query parameter.
+    q = (q or "").replace("\x00", "").strip()[:100]
     if not q:
         return queryset
     number = q.upper().removeprefix("T-").lstrip("#")
