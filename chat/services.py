@@ -296,6 +296,9 @@ def post_message(
     """
     if not isinstance(body, str) or not isinstance(client_id, str):
         raise Invalid(_("Mensaje mal formado."))
+    if "\x00" in body or "\x00" in client_id:
+        # Like Django's form fields: NUL is never valid text (and PostgreSQL refuses to store it).
+        raise Invalid(_("El mensaje contiene caracteres no permitidos."))
     client_id = client_id.strip()
     if not client_id or len(client_id) > CLIENT_ID_MAX:
         raise Invalid(_("client_id debe tener entre 1 y %(max)d caracteres.") % {"max": CLIENT_ID_MAX})

@@ -275,6 +275,7 @@ async def test_status_frames_follow_accept_transfer_ticket_and_close(conversatio
         json.dumps({"type": "message.send", "client_id": "a", "body": "   "}),
         json.dumps({"type": "message.send", "client_id": "x" * 65, "body": "id largo"}),
         json.dumps({"type": "read", "up_to": "diez"}),
+        json.dumps({"type": "message.send", "client_id": "nul", "body": "a\u0000b"}),
     ],
 )
 async def test_malformed_frames_get_invalid_and_the_socket_stays_open(active, franchisee, raw):
