@@ -20,6 +20,10 @@ COMMENT_MAX = 1_000
 DEFAULT_REVIEW_DAYS = 180
 
 
+# Facet value of articles without a category (index field and search facets).
+UNCATEGORIZED = "sin-categoria"
+
+
 class Category(models.Model):
     name = models.CharField(_("nombre"), max_length=120, unique=True)
     slug = models.SlugField(_("slug"), max_length=120, unique=True)

@@ -16,12 +16,13 @@ import re
 from dataclasses import dataclass, field
 
 from django.urls import reverse
+from django.utils.translation import gettext
 from haystack import connections
 from haystack.query import SearchQuerySet
 
 from accounts.access import is_agent
 from knowledge_base.analysis import WORD_RE, fold, is_stop_word, query_words, word_forms
-from knowledge_base.models import Article, Category
+from knowledge_base.models import UNCATEGORIZED, Article, Category
 from knowledge_base.spelling import vocabulary_for
 from knowledge_base.synonyms import SYNONYM_WEIGHT, synonyms_of
 
@@ -206,6 +207,7 @@ class _StoredHit:
 def _facet_list(counts) -> list[Facet]:
     counts = [(slug, count) for slug, count in counts if slug and count]
     names = dict(Category.objects.filter(slug__in=[slug for slug, _ in counts]).values_list("slug", "name"))
+    names[UNCATEGORIZED] = gettext("Sin categoría")
     return [Facet(slug=slug, name=names.get(slug, slug), count=count) for slug, count in counts]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from haystack import indexes
 
-from knowledge_base.models import Article
+from knowledge_base.models import UNCATEGORIZED, Article
 from knowledge_base.rendering import markdown_to_text
 
 #: Statuses kept in the index: agents search drafts too; archived articles are removed.
@@ -52,7 +52,7 @@ class ArticleIndex(indexes.SearchIndex, indexes.Indexable):
         return " ".join([obj.title, " ".join(obj.tag_list), obj.summary, self.prepare_text(obj)])
 
     def prepare_category_slug(self, obj: Article) -> str:
-        return obj.category.slug if obj.category_id else "sin-categoria"
+        return obj.category.slug if obj.category_id else UNCATEGORIZED
 
     def prepare_category_name(self, obj: Article) -> str:
         return obj.category.name if obj.category_id else ""

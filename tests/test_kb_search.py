@@ -137,6 +137,12 @@ def test_category_facets_and_filter(agent, franchisee, django_capture_on_commit_
     assert slugs("cobro", franchisee, category="pagos") == [a.slug]
 
 
+def test_articles_without_category_have_a_readable_facet(agent, franchisee, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        make(agent, "Cobro con vale regalo", "El vale se canjea en caja.")
+    assert [(f.name, f.count) for f in search_articles("vale", user=franchisee).facets] == [("Sin categoría", 1)]
+
+
 @pytest.mark.parametrize(
     "query",
     ["", "   ", "AND (", 'contraseña "sin cerrar', "*", "~", "impresora:", "title:x^9", "OR NOT AND", "🙂🔥",

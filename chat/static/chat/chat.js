@@ -168,6 +168,9 @@
       ticketBox.querySelector("a").href = "/tickets/" + frame.ticket + "/";
     }
     if (waitingBox && frame.status !== "waiting") { waitingBox.hidden = true; }
+    // Once an agent has the conversation, "no agent online" no longer applies.
+    var noAgents = document.getElementById("no-agents");
+    if (noAgents && frame.agent) { noAgents.hidden = true; }
     if (frame.status === "closed") {
       canPost = false;
     } else if (isAgent) {
