@@ -175,6 +175,13 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far (Linux /proc/stat)."""
+    values = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
 async def measure(
     base_url: str,
     pairs: list[tuple[int, str, str]],
@@ -204,9 +211,16 @@ async def measure(
     started = time.perf_counter()
     drivers = [asyncio.create_task(_converse(conv, stop, prefix)) for conv in ready]
     await asyncio.sleep(warmup)
-    cpu_before = cpu_seconds(server_pids)
+    cpu_before, client_before, (busy_before, total_before) = (
+        cpu_seconds(server_pids),
+        time.process_time(),
+        machine_ticks(),
+    )
     await asyncio.sleep(seconds)
     server_cpu = cpu_seconds(server_pids) - cpu_before
+    client_cpu = time.process_time() - client_before
+    busy_after, total_after = machine_ticks()
+    machine_busy = (busy_after - busy_before) / max(1, total_after - total_before)
     stop.set()
     await asyncio.gather(*drivers, return_exceptions=True)
     await asyncio.sleep(1.0)  # let the last frames land before counting what was lost
@@ -231,6 +245,9 @@ async def measure(
         "messages_per_s": round(len(in_window) / seconds, 1),
         # Daphne CPU per delivered message: the server's cost, whatever else the machine runs.
         "daphne_cpu_ms_per_message": round(server_cpu * 1000 / len(in_window), 2) if in_window else None,
+        # The load generator's own CPU per message, and how busy the whole machine was (all cores).
+        "client_cpu_ms_per_message": round(client_cpu * 1000 / len(in_window), 2) if in_window else None,
+        "machine_cpu_busy_pct": round(machine_busy * 100, 1),
         "p50_ms": round(percentile(latencies_ms, 50), 2) if latencies_ms else None,
         "p90_ms": round(percentile(latencies_ms, 90), 2) if latencies_ms else None,
         "p99_ms": round(percentile(latencies_ms, 99), 2) if latencies_ms else None,
@@ -242,6 +259,11 @@ async def measure(
         "errors": totals.errors,
         "latencies_ms": [round(value, 2) for value in latencies_ms[::step]],
     }
+
+
+def _mean_of(runs: list[dict], key: str) -> float | None:
+    values = [run[key] for run in runs if run.get(key) is not None]
+    return round(statistics.fmean(values), 2) if values else None
 
 
 def combine(runs: list[dict]) -> dict:
@@ -263,6 +285,8 @@ def combine(runs: list[dict]) -> dict:
         "messages_per_s": round(statistics.fmean(run["messages_per_s"] for run in runs), 1),
         "messages_per_s_runs": [run["messages_per_s"] for run in runs],
         "daphne_cpu_ms_per_message": round(statistics.fmean(cpu), 2) if cpu else None,
+        "client_cpu_ms_per_message": _mean_of(runs, "client_cpu_ms_per_message"),
+        "machine_cpu_busy_pct": _mean_of(runs, "machine_cpu_busy_pct"),
         "p50_ms": round(percentile(latencies, 50), 2) if latencies else None,
         "p90_ms": round(percentile(latencies, 90), 2) if latencies else None,
         "p99_ms": round(percentile(latencies, 99), 2) if latencies else None,

@@ -98,14 +98,19 @@ def describe_chat_scale(result: dict) -> tuple[str, str, list[Goal]]:
             [one["conversations"], one["messages_per_s"], one["p50_ms"], one["p99_ms"],
              one.get("daphne_cpu_ms_per_message"), two["messages_per_s"], two["p50_ms"], two["p99_ms"],
              two.get("daphne_cpu_ms_per_message"), f"**{_fmt(ratio)}×**", one["lost"] + two["lost"],
-             one["duplicated"] + two["duplicated"]]
+             one["duplicated"] + two["duplicated"],
+             f"{_fmt(one.get('machine_cpu_busy_pct'))} / {_fmt(two.get('machine_cpu_busy_pct'))}",
+             f"{_fmt(one.get('client_cpu_ms_per_message'))} / {_fmt(two.get('client_cpu_ms_per_message'))}"]
         )  # fmt: skip
     header = ["conversations", "1 Daphne msg/s", "p50 ms", "p99 ms", "CPU ms/msg", "2 Daphne msg/s", "p50 ms",
-              "p99 ms", "CPU ms/msg", "2 ÷ 1", "lost", "dup."]  # fmt: skip
+              "p99 ms", "CPU ms/msg", "2 ÷ 1", "lost", "dup.", "machine busy % (1 / 2)",
+              "load gen. CPU ms/msg (1 / 2)"]  # fmt: skip
     table = _table(header, rows)
     table += (
         "\n\n*CPU ms/msg*: CPU time the Daphne processes spent per delivered message in the measured window "
-        "(from /proc), the server's own cost whatever else the machine runs."
+        "(from /proc), the server's own cost whatever else the machine runs. *Machine busy*: share of all "
+        "cores busy during the window (every process on the machine, /proc/stat); *load gen.*: the benchmark "
+        "client's own CPU per message, on the same cores."
     )
     cpu_one = [p["daphne_cpu_ms_per_message"] for p in result["one_daphne"] if p.get("daphne_cpu_ms_per_message")]
     cpu_two = [p["daphne_cpu_ms_per_message"] for p in result["two_daphne"] if p.get("daphne_cpu_ms_per_message")]

@@ -132,9 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     failures = 0
     if not args.report_only:
-        machine = machine_info()
         for name in args.only or list(BENCHMARKS):
             print(f"[bench] {name} ({'full' if args.full else 'quick'}) ...", flush=True)
+            machine = machine_info()  # per benchmark: the load average when it starts
             record = run_one(name, full=args.full)
             record["machine"] = machine
             (RESULTS / f"{name}.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")

@@ -79,7 +79,7 @@ class ChatClient:
                 self.ws = connect(url, additional_headers=self.headers, open_timeout=3, close_timeout=1, legacy=True)
                 self.connections += 1
                 return
-            except (OSError, InvalidHandshake, InvalidStatus, TimeoutError):
+            except (OSError, ConnectionClosed, InvalidHandshake, InvalidStatus, TimeoutError):
                 if time.monotonic() > stop:
                     raise
                 time.sleep(0.2)
@@ -260,12 +260,12 @@ def test_redis_restarted_during_an_active_chat_loses_and_duplicates_nothing(chat
 
 
 def test_daphne_killed_and_restarted_during_an_active_chat_loses_and_duplicates_nothing(chat_stack):
-    total = 300
+    total = 1000
     kills = iter([0, 1, 0])
 
     def kill_daphne() -> None:
         chat_stack.restart_daphne(next(kills), kill=True)
 
-    figures = _run(chat_stack, total, kill_daphne, fault_at=[60, 150, 240], seed=13)
+    figures = _run(chat_stack, total, kill_daphne, fault_at=[250, 500, 750], seed=13)
     _save("daphne_kill", {**figures, "daphne_kills": 3})
     _check(figures, total)

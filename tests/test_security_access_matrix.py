@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
@@ -104,6 +104,17 @@ def world(db, settings, tmp_path) -> World:
     )
 
 
+MISSING = {
+    "ticket": 999_999,
+    "attachment": 999_999,
+    "conversation": 999_999,
+    "notification": 999_999,
+    "article": "no-such-article",
+    "draft": "no-such-draft",
+    "revision": 999,
+}
+
+
 def _client(user) -> Client:
     client = Client()
     if user is not None:
@@ -139,6 +150,18 @@ def test_http_endpoint_gives_each_role_its_outcome(world, path, index):
             response = client.get(url) if method == "GET" else client.post(url, world.data(rule))
             if not _matches(expected, response):
                 failures.append(f"{method} {url} as {role}: expected {expected}, got {response.status_code}")
+            if role == "other" and expected == "404" and "{" in rule.url:
+                # Another franchise's row and a row that does not exist must look the same.
+                missing = World(world.users, {k: MISSING.get(k, v) for k, v in world.values.items()})
+                ghost = (
+                    client.get(missing.url(rule))
+                    if method == "GET"
+                    else client.post(missing.url(rule), missing.data(rule))
+                )
+                if ghost.status_code != response.status_code:
+                    failures.append(
+                        f"{method} {url} as other: {response.status_code}, missing row: {ghost.status_code}"
+                    )
     assert not failures, "\n".join(failures)
 
 
@@ -170,7 +193,7 @@ def test_admin_index_matrix(world):
 
 
 async def _ws_outcome(path: str, user, origin: str = "http://127.0.0.1") -> str:
-    cookie = await sync_to_async(session_cookie)(user) if user is not None else "no-session"
+    cookie = await database_sync_to_async(session_cookie)(user) if user is not None else "no-session"
     communicator = WebsocketCommunicator(application, path, headers=ws_headers(cookie, origin))
     connected, _ = await communicator.connect(timeout=3)
     if not connected:

@@ -25,6 +25,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +89,7 @@ def _missing_service() -> str | None:
 class RunningStack:
     config: stack_lib.StackConfig
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    log_files: list = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -104,6 +106,7 @@ class RunningStack:
 
     def start(self, name: str, argv: list[str]) -> subprocess.Popen:
         log = (self.config.run_dir / f"{name}.log").open("ab")
+        self.log_files.append(log)
         process = subprocess.Popen(argv, cwd=stack_lib.ROOT, env=self.config.env, stdout=log, stderr=subprocess.STDOUT)
         self.processes[name] = process
         return process
@@ -126,7 +129,7 @@ class RunningStack:
 
 
 @pytest.fixture(scope="module", params=["redis", "redis-pubsub"])
-def stack(request, tmp_path_factory) -> RunningStack:
+def stack(request, tmp_path_factory) -> Iterator[RunningStack]:
     """The stack, once per channel layer (CHANNEL_LAYER: RedisChannelLayer and RedisPubSubChannelLayer)."""
     missing = _missing_service()
     if missing:
@@ -172,6 +175,8 @@ def stack(request, tmp_path_factory) -> RunningStack:
     finally:
         for name in reversed(list(running.processes)):
             running.stop(name)
+        for log in running.log_files:
+            log.close()
         stack_lib.drop_database(_database_url())
 
 
@@ -437,7 +442,7 @@ async def _publish_article_and_find_it(stack: RunningStack, agent: WebUser, fran
     assert response.status in (302, 303) and match, f"{response.status} {form} {_form_errors(response.body)}"
     slug = match.group(1)
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # the worker may still be indexing the demo articles
     found = []
     while time.monotonic() < deadline and slug not in found:
         await asyncio.sleep(1.0)
@@ -446,7 +451,7 @@ async def _publish_article_and_find_it(stack: RunningStack, agent: WebUser, fran
             continue
         assert suggest.status == 200, suggest.body[:300]
         found = [hit["slug"] for hit in json.loads(suggest.body)["results"]]
-    assert slug in found, f"{slug} not found by /kb/suggest/ within 30 s\n{stack.logs()}"
+    assert slug in found, f"{slug} not found by /kb/suggest/ within 60 s\n{stack.logs()}"
     worker_log = (stack.config.run_dir / "worker.log").read_text(errors="replace")
     assert "knowledge_base.tasks.update_article_index" in worker_log, "the index was not updated by the worker"
 

@@ -25,6 +25,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,7 +136,7 @@ def _migrated_template(work_dir: Path) -> str:
     return url
 
 
-def new_database(work_dir: Path) -> tuple[str, callable]:
+def new_database(work_dir: Path) -> tuple[str, Callable[[], None]]:
     """A fresh migrated database: (DATABASE_URL, drop function)."""
     template = _migrated_template(work_dir)
     pg = _postgres_url()
@@ -258,7 +259,9 @@ class LiveStack:
     daphnes: list[DaphneProcess] = field(default_factory=list)
     worker: Process | None = None
     redis_process: Process | None = None
-    _drop_db: callable = None
+    people: dict[str, int] = field(default_factory=dict)  # username -> id, after seed_people()
+    conversation: int | None = None  # set by tests that open one
+    _drop_db: Callable[[], None] | None = None
 
     # lifecycle -----------------------------------------------------------------------------------
     def start(self) -> LiveStack:

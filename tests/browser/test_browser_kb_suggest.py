@@ -8,8 +8,6 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import browser_type_launch_args, live, open_as  # noqa: F401 - fixtures
-
 pytestmark = pytest.mark.browser
 
 SEED = """
@@ -28,7 +26,7 @@ result = list(Deflection.objects.values_list("article__slug", "user__username"))
 """
 
 
-def test_ticket_form_suggestions_are_safe_and_clicks_are_recorded(live, open_as):  # noqa: F811
+def test_ticket_form_suggestions_are_safe_and_clicks_are_recorded(live, open_as):
     live.run_django(SEED)
     page = open_as("fran_centro")
     page.goto("/tickets/new/")
