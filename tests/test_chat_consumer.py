@@ -7,7 +7,6 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.core.cache import cache
 
 from chat import presence, services
 from chat.models import Conversation, Message, ReadMarker
@@ -16,13 +15,6 @@ from support_portal.asgi import application
 from tests.servers import session_cookie, ws_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

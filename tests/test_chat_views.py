@@ -15,13 +15,6 @@ from chat.models import Conversation, Message
 from notifications.models import Notification
 
 
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
 def conversation(franchisee) -> Conversation:
     return services.start_conversation(franchisee=franchisee, topic="La impresora no imprime")
