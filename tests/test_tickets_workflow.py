@@ -312,3 +312,18 @@ def test_every_public_change_notifies_the_requester(franchisee, agent, centro):
     ]
     assert "Alta" in titles[2][1] and "Red" in titles[3][1]
     assert not any("secreta" in title for _, title in titles)
+
+
+def test_opening_a_ticket_marks_its_notifications_read(franchisee, franchisee_client, agent):
+    ticket = make_ticket(franchisee)
+    other = make_ticket(franchisee, subject="Otro problema con el TPV")
+    services.add_comment(ticket=ticket, actor=agent, body="Lo miramos ahora.", internal=False)
+    services.add_comment(ticket=other, actor=agent, body="Y este también.", internal=False)
+
+    def unread_targets() -> set[str]:
+        unread = Notification.objects.filter(recipient=franchisee, read_at__isnull=True)
+        return set(unread.values_list("target_id", flat=True))
+
+    assert unread_targets() == {str(ticket.pk), str(other.pk)}
+    assert franchisee_client.get(f"/tickets/{ticket.pk}/").status_code == 200
+    assert unread_targets() == {str(other.pk)}

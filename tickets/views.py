@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.access import is_agent, is_franchisee, is_supervisor
 from accounts.decorators import agent_required
 from accounts.models import User
+from notifications.services import mark_read_for_target
 from tickets import figures, selectors, services
 from tickets.forms import BulkForm, CommentForm, RateForm, TicketForm
 from tickets.ids import parse_id
@@ -138,6 +139,8 @@ def _detail_context(request: HttpRequest, ticket: Ticket, comment_form: CommentF
 @require_GET
 def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = selectors.ticket_for(request.user, pk)
+    # Opening the ticket is reading what the bell said about it.
+    mark_read_for_target(request.user, ticket)
     return render(request, "tickets/detail.html", _detail_context(request, ticket))
 
 
