@@ -46,3 +46,35 @@ def group_send(layer: BaseChannelLayer, group: str, message: dict) -> None:
     except TimeoutError:
         future.cancel()
         raise
+
+
+SEND_CONCURRENCY = 16
+
+
+def group_send_many(layer: BaseChannelLayer, sends: list[tuple[str, dict]]) -> None:
+    """Many group_sends from sync code, a few at a time, waiting once (one hop to the loop).
+
+    Raises the first failure, or TimeoutError after SEND_TIMEOUT seconds for the whole batch.
+    """
+    if not sends:
+        return
+    if isinstance(layer, InMemoryChannelLayer):
+        for group, message in sends:
+            async_to_sync(layer.group_send)(group, message)
+        return
+
+    async def send_all() -> None:
+        gate = asyncio.Semaphore(SEND_CONCURRENCY)
+
+        async def send(group: str, message: dict) -> None:
+            async with gate:
+                await layer.group_send(group, message)
+
+        await asyncio.gather(*(send(group, message) for group, message in sends))
+
+    future = asyncio.run_coroutine_threadsafe(send_all(), _sender_loop())
+    try:
+        future.result(timeout=SEND_TIMEOUT + len(sends) / 1000)
+    except TimeoutError:
+        future.cancel()
+        raise

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from accounts.access import is_agent
 from notifications.kinds import KINDS
@@ -29,6 +30,17 @@ def notifications_for(user: User, *, unread_only: bool = False) -> QuerySet[Noti
 
 def unread_count(user: User) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+
+
+def unread_counts(user_ids: Iterable[int]) -> dict[int, int]:
+    """Unread count per user id, in one query (users with none are left out)."""
+    rows = (
+        Notification.objects.filter(recipient_id__in=list(user_ids), read_at__isnull=True)
+        .values("recipient_id")
+        .annotate(unread=Count("id"))
+        .values_list("recipient_id", "unread")
+    )
+    return dict(rows)
 
 
 def notification_frame(notification: Notification, unread: int) -> dict:
@@ -91,3 +103,14 @@ def channels_for(user: User, kind: str) -> tuple[bool, bool]:
     if pref is not None:
         return pref.in_app, pref.email
     return True, KINDS[kind].email_by_default
+
+
+def channels_for_many(users: Iterable[User], kind: str) -> dict[int, tuple[bool, bool]]:
+    """channels_for() of many users in one query: {user id: (in_app, email)}."""
+    ids = [user.pk for user in users]
+    default = (True, KINDS[kind].email_by_default)
+    channels = dict.fromkeys(ids, default)
+    stored = NotificationPreference.objects.filter(user_id__in=ids, kind=kind).values_list("user_id", "in_app", "email")
+    for user_id, in_app, email in stored:
+        channels[user_id] = (in_app, email)
+    return channels

@@ -20,8 +20,8 @@ from django.utils import timezone
 from accounts.access import is_agent
 from notifications.kinds import KINDS
 from notifications.models import Notification, NotificationPreference
-from notifications.push import group_send
-from notifications.selectors import channels_for, notification_frame, unread_count
+from notifications.push import group_send, group_send_many
+from notifications.selectors import channels_for, channels_for_many, notification_frame, unread_count, unread_counts
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -38,6 +38,7 @@ __all__ = [
     "notify_many",
     "push_to_agents",
     "push_to_group",
+    "push_to_groups",
     "save_preferences",
     "unread_count",
     "user_group",
@@ -74,28 +75,57 @@ def push_to_group(group: str, frame: dict) -> bool:
     return True
 
 
-def _deliver(notification: Notification, send_email: bool) -> None:
-    """After commit: push the frame (if it is shown in the portal) and enqueue the e-mail."""
-    recipient = notification.recipient
-    if notification.read_at is None:
-        try:
-            frame = notification_frame(notification, unread_count(recipient))
-        except Exception:
-            logger.exception("could not build the frame of notification %s", notification.pk)
-        else:
-            push_to_group(user_group(recipient.pk), frame)
-    if send_email and recipient.email:
-        from notifications.tasks import send_notification_email
+def push_to_groups(frames: list[tuple[str, dict]]) -> bool:
+    """push_to_group() for many (group, frame) pairs in one batch; log and return False on failure."""
+    try:
+        layer = get_channel_layer()
+        if layer is None:
+            return False
+        group_send_many(layer, [(group, {"type": "push.frame", "frame": frame}) for group, frame in frames])
+    except Exception:
+        logger.exception("channel layer push of %s frames failed; clients will catch up on reconnect", len(frames))
+        return False
+    return True
 
+
+def _deliver(notifications: list[Notification], emailed: set[int]) -> None:
+    """After commit: push each unread notification's frame and enqueue the e-mails.
+
+    One query gives every recipient's unread count, whatever the number of recipients.
+    """
+    shown = [n for n in notifications if n.read_at is None]
+    if shown:
+        try:
+            counts = unread_counts({n.recipient_id for n in shown})
+            frames = [(user_group(n.recipient_id), notification_frame(n, counts.get(n.recipient_id, 1))) for n in shown]
+        except Exception:
+            logger.exception("could not build the frames of %s notifications", len(shown))
+        else:
+            push_to_groups(frames)
+    if not emailed:
+        return
+    from notifications.tasks import send_notification_email
+
+    for notification in notifications:
+        if notification.pk not in emailed:
+            continue
         try:
             send_notification_email.delay(notification.pk)
         except Exception:
             logger.exception("could not enqueue e-mail for notification %s", notification.pk)
 
 
-def notify(
+def _may_receive(recipient: User, *, actor: User | None, internal: bool) -> bool:
+    if actor is not None and actor.pk == recipient.pk:
+        return False
+    if internal and not is_agent(recipient):
+        return False
+    return recipient.is_active
+
+
+def notify_many(
+    recipients: Iterable[User],
     *,
-    recipient: User,
     kind: str,
     title: str,
     body: str = "",
@@ -103,49 +133,60 @@ def notify(
     target: models.Model | None = None,
     actor: User | None = None,
     internal: bool = False,
-) -> Notification | None:
-    """Store a notification for `recipient` and deliver it after the transaction commits.
+) -> list[Notification]:
+    """Store one notification per recipient and deliver them after the transaction commits.
 
-    Returns None when nothing is sent: the recipient is the actor, the content is internal
-    and the recipient is not support staff, or the recipient turned both channels off.
+    Duplicates are skipped, and so is a recipient who is the actor, who is not support staff
+    when the content is internal, or who turned both channels off. A constant number of queries
+    whatever the number of recipients: one for preferences, one INSERT, and after commit one
+    for the unread counts.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
-    if actor is not None and actor.pk == recipient.pk:
-        return None
-    if internal and not is_agent(recipient):
-        return None
-    if not recipient.is_active:
-        return None
-    in_app, email = channels_for(recipient, kind)
-    if not (in_app or email):
-        return None
-    notification = Notification.objects.create(
-        recipient=recipient,
-        actor=actor,
-        kind=kind,
-        title=title[:200],
-        body=body[:2000],
-        url=safe_link(url),
-        target_type=ContentType.objects.get_for_model(target) if target is not None else None,
-        target_id=str(target.pk) if target is not None else "",
-        read_at=None if in_app else timezone.now(),
-    )
-    transaction.on_commit(lambda: _deliver(notification, email), robust=True)
-    return notification
-
-
-def notify_many(recipients: Iterable[User], **kwargs) -> list[Notification]:
-    """notify() each recipient once (duplicates and the actor are skipped)."""
-    sent, seen = [], set()
+    eligible: dict[int, User] = {}
     for recipient in recipients:
-        if recipient.pk in seen:
+        if recipient.pk not in eligible and _may_receive(recipient, actor=actor, internal=internal):
+            eligible[recipient.pk] = recipient
+    if not eligible:
+        return []
+    channels = channels_for_many(eligible.values(), kind)
+    target_type = ContentType.objects.get_for_model(target) if target is not None else None
+    now = timezone.now()
+    rows, emailed_users = [], set()
+    for user_id, recipient in eligible.items():
+        in_app, email = channels[user_id]
+        if not (in_app or email):
             continue
-        seen.add(recipient.pk)
-        notification = notify(recipient=recipient, **kwargs)
-        if notification is not None:
-            sent.append(notification)
-    return sent
+        if email and recipient.email:
+            emailed_users.add(user_id)
+        rows.append(
+            Notification(
+                recipient=recipient,
+                actor=actor,
+                kind=kind,
+                title=title[:200],
+                body=body[:2000],
+                url=safe_link(url),
+                target_type=target_type,
+                target_id=str(target.pk) if target is not None else "",
+                read_at=None if in_app else now,
+            )
+        )
+    if not rows:
+        return []
+    created = Notification.objects.bulk_create(rows)
+    emailed = {n.pk for n in created if n.recipient_id in emailed_users}
+    transaction.on_commit(lambda: _deliver(created, emailed), robust=True)
+    return created
+
+
+def notify(*, recipient: User, **kwargs) -> Notification | None:
+    """Store a notification for `recipient` and deliver it after the transaction commits.
+
+    Returns None when nothing is sent (see notify_many for when).
+    """
+    sent = notify_many([recipient], **kwargs)
+    return sent[0] if sent else None
 
 
 def push_to_agents(frame: dict) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from tickets.models import ACTIVE_STATUSES, AssignmentCursor, Ticket
@@ -19,13 +20,19 @@ def category_agents(ticket: Ticket):
 
 
 def least_loaded(ticket: Ticket) -> User | None:
-    """The agent of the category with the fewest active tickets (ties: lowest id)."""
-    return (
-        category_agents(ticket)
-        .annotate(load=Count("assigned_tickets", filter=Q(assigned_tickets__status__in=ACTIVE_STATUSES)))
-        .order_by("load", "pk")
-        .first()
+    """The agent of the category with the fewest active tickets (ties: lowest id).
+
+    Each agent's load is a correlated count over the partial index of active tickets by
+    assignee (`ticket_active_assignee_due`), so closed tickets — most of them — are never read.
+    """
+    active = (
+        Ticket.objects.filter(assignee=OuterRef("pk"), status__in=ACTIVE_STATUSES)
+        .order_by()
+        .values("assignee")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
+    return category_agents(ticket).annotate(load=Coalesce(Subquery(active), 0)).order_by("load", "pk").first()
 
 
 def round_robin(ticket: Ticket) -> User | None:

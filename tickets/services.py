@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.access import can_see_franchise, is_agent, is_franchisee, is_supervisor
 from accounts.models import Franchise, User
 from notifications import kinds
-from notifications.services import notify
+from notifications.services import notify_many
 from tickets import assignment, sla
 from tickets.attachments import SERVE_AS, extension_of, safe_display_name, storage_name, validate_uploads
 from tickets.models import (
@@ -58,15 +58,19 @@ def _tell(
     actor: User | None = None,
     internal: bool = False,
 ) -> None:
-    """notify() each recipient once, with texts rendered in the recipient's language."""
-    seen: set[int] = set()
+    """Notify each recipient once, with texts rendered in the recipient's language.
+
+    One notify_many() per language, so the cost does not grow with the number of recipients.
+    """
+    by_language: dict[str, dict[int, User]] = {}
     for recipient in recipients:
-        if recipient is None or recipient.pk in seen:
-            continue
-        seen.add(recipient.pk)
-        with translation.override(recipient.preferred_language or settings.LANGUAGE_CODE):
-            notify(
-                recipient=recipient,
+        if recipient is not None:
+            language = recipient.preferred_language or settings.LANGUAGE_CODE
+            by_language.setdefault(language, {})[recipient.pk] = recipient
+    for language, group in by_language.items():
+        with translation.override(language):
+            notify_many(
+                group.values(),
                 kind=kind,
                 title=title(),
                 body=body(),

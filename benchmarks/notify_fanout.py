@@ -1,0 +1,169 @@
+"""Notification fan-out and ticket creation as the support team grows (issue 13).
+
+What runs, in this process, on the Redis channel layer and the given database:
+- `notify_many()` to N agents (one bulk INSERT, one unread-count query after commit, one push per
+  recipient), timed from the call to the end of the after-commit delivery, side by side with the
+  per-recipient path it replaced (N × `notify()`, each its own preference query, INSERT and count);
+- `create_ticket()` by a franchisee with auto-assignment off (every agent is told), with 5 agents and
+  with N agents: wall time and query count (the commit's deliveries included);
+- the least-loaded auto-assignment query with the ticket tables as they are.
+
+    .venv/bin/python benchmarks/notify_fanout.py [--quick] [--agents N] [--runs R]
+
+REDIS_URL: used when set, otherwise a throwaway redis-server on a free port. DATABASE_URL: a
+PostgreSQL URL when set (`make bench` gives it a fresh database), otherwise a throwaway SQLite file.
+Prints one JSON object (milliseconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.notification_latency import start_redis  # noqa: E402
+
+
+def _median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 runs instead of 7")
+    parser.add_argument("--agents", type=int, default=500)
+    parser.add_argument("--runs", type=int, default=None)
+    args = parser.parse_args()
+    runs = args.runs or (3 if args.quick else 7)
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
+    children: list[subprocess.Popen] = []
+    redis_url = os.environ.get("REDIS_URL", "")
+    if not redis_url:
+        redis_url, redis_process = start_redis(workdir)
+        children.append(redis_process)
+    os.environ.update(
+        {
+            "DEBUG": "true",
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{workdir / 'bench.sqlite3'}",
+            "CELERY_TASK_ALWAYS_EAGER": "true",
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "support_portal.settings",
+            "TICKETS_AUTO_ASSIGN": "off",
+        }
+    )
+    try:
+        print(json.dumps(run(args.agents, runs), indent=2))
+    finally:
+        for child in children:
+            child.terminate()
+            child.wait(timeout=10)
+
+
+def run(agents: int, runs: int) -> dict:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import Franchise, User
+    from notifications import kinds
+    from notifications.models import Notification
+    from notifications.services import notify, notify_many
+    from tickets import assignment, services
+    from tickets.models import Category, Ticket
+
+    call_command("migrate", verbosity=0)
+    franchise, _ = Franchise.objects.get_or_create(code="fanout", defaults={"name": "Franquicia fan-out"})
+    franchisee, _ = User.objects.get_or_create(
+        username="fanout_franchisee", defaults={"role": "franchisee", "franchise": franchise}
+    )
+    User.objects.filter(role=User.Role.AGENT).exclude(username__startswith="fanout_agent_").update(is_active=False)
+    existing = set(User.objects.filter(username__startswith="fanout_agent_").values_list("username", flat=True))
+    User.objects.bulk_create(
+        [
+            User(username=name, role=User.Role.AGENT)
+            for name in (f"fanout_agent_{i:04d}" for i in range(agents))
+            if name not in existing
+        ]
+    )
+    team = list(User.objects.filter(username__startswith="fanout_agent_").order_by("pk")[:agents])
+
+    def timed(action) -> float:
+        began = time.perf_counter()
+        with transaction.atomic():
+            action()
+        return time.perf_counter() - began  # on_commit deliveries ran inside the timing
+
+    def bulk() -> None:
+        notify_many(team, kind=kinds.TICKET_NEW, title="Nuevo ticket T-0", body="bench")
+
+    def one_by_one() -> None:
+        for member in team:
+            notify(recipient=member, kind=kinds.TICKET_NEW, title="Nuevo ticket T-0", body="bench")
+
+    timed(bulk)  # warm caches and connections
+    bulk_s = [timed(bulk) for _ in range(runs)]
+    single_s = [timed(one_by_one) for _ in range(runs)]
+
+    def create_cost(size: int) -> dict:
+        User.objects.filter(pk__in=[m.pk for m in team[size:]]).update(is_active=False)
+        User.objects.filter(pk__in=[m.pk for m in team[:size]]).update(is_active=True)
+        seconds, queries = [], []
+        for i in range(runs + 1):
+            with CaptureQueriesContext(connection) as ctx:
+                began = time.perf_counter()
+                services.create_ticket(actor=franchisee, subject=f"La TPV no imprime {i}", description="Bench.")
+                elapsed = time.perf_counter() - began
+            if i:  # the first one warms the content-type cache
+                seconds.append(elapsed)
+                queries.append(len(ctx.captured_queries))
+        return {"agents": size, "p50_ms": _median_ms(seconds), "queries": max(queries)}
+
+    small, large = create_cost(5), create_cost(agents)
+    User.objects.filter(pk__in=[m.pk for m in team]).update(is_active=True)
+
+    category, _ = Category.objects.get_or_create(slug="fanout", defaults={"name": "Fan-out"})
+    category.agents.set(team)
+    probe = Ticket(franchise=franchise, category=category, subject="probe")
+    assign_s = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        assignment.least_loaded(probe)
+        assign_s.append(time.perf_counter() - began)
+
+    bulk_ms, single_ms = _median_ms(bulk_s), _median_ms(single_s)
+    result = {
+        "agents": agents,
+        "runs": runs,
+        "database": connection.vendor,
+        "tickets_in_database": Ticket.objects.count(),
+        "notify_bulk_p50_ms": bulk_ms,
+        "notify_one_by_one_p50_ms": single_ms,
+        "speedup": round(single_ms / bulk_ms, 1) if bulk_ms else None,
+        "create_ticket_few_agents": small,
+        "create_ticket_many_agents": large,
+        "least_loaded_p50_ms": _median_ms(assign_s),
+        "goals": {
+            "notify_500_agents_under_200_ms": bulk_ms < 200,
+            "create_ticket_queries_constant": small["queries"] == large["queries"],
+        },
+    }
+    Notification.objects.filter(body="bench").delete()
+    return result
+
+
+if __name__ == "__main__":
+    main()
