@@ -269,6 +269,36 @@ def describe_idle_sockets(result: dict) -> tuple[str, str, list[Goal]]:
     return what, table, [("1,000 idle sockets held by one Daphne process", measured, alive >= 1000)]
 
 
+def describe_notify_fanout(result: dict) -> tuple[str, str, list[Goal]]:
+    what = (
+        f"`notify_many()` to {_fmt(result['agents'])} agents (bulk) against {_fmt(result['agents'])} × `notify()` "
+        f"(the per-recipient path it replaced), delivery after commit included, and `create_ticket()` with "
+        f"auto-assignment off (every agent told), on {result['database']}, median of {result['runs']} runs."
+    )
+    few, many = result["create_ticket_few_agents"], result["create_ticket_many_agents"]
+    rows = [
+        ["notify to every agent, bulk", result["notify_bulk_p50_ms"], ""],
+        ["notify to every agent, one by one", result["notify_one_by_one_p50_ms"], ""],
+        [f"create_ticket, {few['agents']} agents", few["p50_ms"], few["queries"]],
+        [f"create_ticket, {many['agents']} agents", many["p50_ms"], many["queries"]],
+        ["least-loaded assignment query", result["least_loaded_p50_ms"], 1],
+    ]
+    table = _table(["measure", "p50 ms", "queries"], rows)
+    goals: list[Goal] = [
+        (
+            f"a notify to {result['agents']} agents < 200 ms",
+            f"{_fmt(result['notify_bulk_p50_ms'])} ms",
+            result["notify_bulk_p50_ms"] < 200,
+        ),
+        (
+            "ticket creation: same query count whatever the number of agents",
+            f"{few['queries']} / {many['queries']}",
+            few["queries"] == many["queries"],
+        ),
+    ]
+    return what, table, goals
+
+
 def _generic(result: dict) -> tuple[str, str, list[Goal]]:
     goals: list[Goal] = []
     flags = result.get("goals") if isinstance(result, dict) else None
@@ -289,6 +319,7 @@ DESCRIBERS: dict[str, Callable[[dict], tuple[str, str, list[Goal]]]] = {
     "tickets_pages": describe_tickets_pages,
     "kb_suggest_latency": describe_kb_suggest_latency,
     "idle_sockets": describe_idle_sockets,
+    "notify_fanout": describe_notify_fanout,
 }
 
 TITLES = {
@@ -299,6 +330,7 @@ TITLES = {
     "kb_suggest_latency": "Knowledge base: `/kb/suggest/` latency and index rebuild",
     "kb_relevance": "Knowledge base: search relevance",
     "tickets_pages": "Tickets: `/tickets/` and `/agent/` at 100,000 tickets",
+    "notify_fanout": "Notifications and ticket creation as the team grows",
 }
 
 # Goals of the earlier issues, listed even when their benchmark has not produced a result yet.

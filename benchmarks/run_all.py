@@ -59,6 +59,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "kb_suggest_latency": Benchmark("benchmarks/kb_suggest_latency.py", ["--quick"], [], (900, 3600)),
     "kb_relevance": Benchmark("benchmarks/kb_relevance.py", [], [], (900, 3600)),
     "tickets_pages": Benchmark("benchmarks/tickets_pages.py", ["--quick"], [], (1800, 5400), "bench_tickets"),
+    "notify_fanout": Benchmark("benchmarks/notify_fanout.py", ["--quick"], [], (600, 1800), "bench_notify_fanout"),
 }  # fmt: skip
 POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 
