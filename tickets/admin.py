@@ -3,10 +3,24 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.access import is_agent, is_supervisor
 from tickets import services
-from tickets.models import Attachment, Category, Comment, Event, SlaPolicy, Status, Ticket
+from tickets.calendars import library_holidays
+from tickets.models import (
+    Attachment,
+    CalendarHoliday,
+    CalendarHours,
+    Category,
+    Comment,
+    Event,
+    SlaPolicy,
+    Status,
+    SupportCalendar,
+    Ticket,
+)
 
 
 class CommentInline(admin.TabularInline):
@@ -120,7 +134,7 @@ class TicketAdmin(admin.ModelAdmin):
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "active")
+    list_display = ("name", "slug", "active", "calendar")
     list_filter = ("active",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
@@ -129,4 +143,44 @@ class CategoryAdmin(admin.ModelAdmin):
 
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin):
-    list_display = ("priority", "first_response_minutes", "resolution_minutes", "at_risk_percent")
+    list_display = ("priority", "first_response_minutes", "resolution_minutes", "at_risk_percent", "calendar")
+
+
+class CalendarHoursInline(admin.TabularInline):
+    model = CalendarHours
+    extra = 1
+
+
+class CalendarHolidayInline(admin.TabularInline):
+    model = CalendarHoliday
+    extra = 1
+
+
+@admin.register(SupportCalendar)
+class SupportCalendarAdmin(admin.ModelAdmin):
+    """Support calendars: supervisors edit them, agents may look (the SLA clocks follow them)."""
+
+    list_display = ("name", "time_zone", "holiday_country", "holiday_subdivision", "is_default")
+    inlines = (CalendarHoursInline, CalendarHolidayInline)
+    readonly_fields = ("library_holidays_this_year",)
+
+    def _supervisor(self, request: HttpRequest) -> bool:
+        return is_supervisor(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._supervisor(request)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._supervisor(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._supervisor(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return is_agent(request.user)
+
+    @admin.display(description=_("festivos del año (nacionales y regionales)"))
+    def library_holidays_this_year(self, obj: SupportCalendar) -> str:
+        year = timezone.localdate().year
+        days = library_holidays(obj.holiday_country.upper(), obj.holiday_subdivision, year) if obj.pk else []
+        return "; ".join(f"{day:%d/%m} {name}" for day, name in days) or "—"

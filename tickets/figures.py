@@ -1,5 +1,8 @@
 """Team figures for the agent dashboard, computed in the database.
 
+Durations are working time of each ticket's support calendar (stored on the ticket when the
+first response or the resolution happens), so a weekend does not count against the team.
+
 PostgreSQL computes the medians with percentile_cont in one aggregate query; other databases
 (SQLite in the embedded setup) use a portable count + ordered slice per median.
 """
@@ -22,7 +25,7 @@ from django.db.models import (
     Q,
     QuerySet,
 )
-from django.db.models.functions import Extract
+from django.db.models.functions import Cast, Coalesce, Extract
 from django.utils import timezone
 
 from tickets.models import ACTIVE_STATUSES, Status, Ticket
@@ -77,16 +80,29 @@ def _seconds(value) -> timedelta | None:
     return timedelta(seconds=float(value))
 
 
+#: The stored working-time column of each end timestamp (set by the services when it happens).
+WORKING_SECONDS = {"first_response_at": "first_response_seconds", "resolved_at": "resolution_seconds"}
+
+
 def _median_portable(queryset: QuerySet[Ticket], end: str) -> timedelta | None:
-    values = queryset.filter(**{f"{end}__isnull": False}).annotate(took=_duration(end))
-    n = values.count()
-    # always one more query, also when empty, so the page's query count never depends on the data
-    middle = list(values.order_by("took").values_list("took", flat=True)[max(n - 1, 0) // 2 : n // 2 + 1])
+    """Median in Python of the period's rows (the embedded SQLite setup: small tables), one query.
+
+    Working seconds where stored, else wall-clock time from creation (rows from before calendars).
+    """
+    rows = queryset.filter(**{f"{end}__isnull": False}).annotate(took=_duration(end))
+    values = sorted(
+        timedelta(seconds=seconds) if seconds is not None else took
+        for seconds, took in rows.values_list(WORKING_SECONDS[end], "took")
+    )
+    n = len(values)
+    middle = values[max(n - 1, 0) // 2 : n // 2 + 1]
     return sum(middle, timedelta(0)) / len(middle) if middle else None
 
 
 def _median(end: str, condition: Q) -> Median:
-    return Median(Extract(_duration(end), "epoch"), filter=condition)
+    """Median working seconds (wall-clock seconds for rows from before calendars) on PostgreSQL."""
+    seconds = Coalesce(Cast(WORKING_SECONDS[end], FloatField()), Extract(_duration(end), "epoch"))
+    return Median(seconds, filter=condition)
 
 
 def team_figures(now: datetime | None = None) -> TeamFigures:

@@ -57,6 +57,96 @@ class SlaState(models.TextChoices):
     BREACHED = "breached", _("Incumplido")
 
 
+class SupportCalendar(models.Model):
+    """When support works: weekly opening hours in a time zone, minus holidays.
+
+    SLA clocks count only these hours (tickets/working_time.py). A category's calendar wins over
+    the priority's (SlaPolicy.calendar), which wins over the default calendar; with none, 24×7.
+    Holidays come from the `holidays` library (national and, with a subdivision, regional) plus
+    the calendar's own dates (local holidays, closures).
+    """
+
+    name = models.CharField(_("nombre"), max_length=100, unique=True)
+    time_zone = models.CharField(_("zona horaria"), max_length=64, default="Europe/Madrid")
+    holiday_country = models.CharField(
+        _("país de los festivos"), max_length=2, blank=True, default="ES", help_text=_("Código ISO, p. ej. ES.")
+    )
+    holiday_subdivision = models.CharField(
+        _("región de los festivos"),
+        max_length=16,
+        blank=True,
+        help_text=_("Comunidad autónoma (p. ej. MD, CT, CN) para sumar sus festivos a los nacionales."),
+    )
+    is_default = models.BooleanField(_("calendario por defecto"), default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("calendario de soporte")
+        verbose_name_plural = _("calendarios de soporte")
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_calendar")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from tickets.calendars import validate_calendar_fields
+
+        validate_calendar_fields(self)
+
+
+class CalendarHours(models.Model):
+    """One opening interval of a weekday (several per day for a lunch break)."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("lunes")
+        TUESDAY = 1, _("martes")
+        WEDNESDAY = 2, _("miércoles")
+        THURSDAY = 3, _("jueves")
+        FRIDAY = 4, _("viernes")
+        SATURDAY = 5, _("sábado")
+        SUNDAY = 6, _("domingo")
+
+    calendar = models.ForeignKey(SupportCalendar, on_delete=models.CASCADE, related_name="hours")
+    weekday = models.PositiveSmallIntegerField(_("día"), choices=Weekday.choices)
+    opens = models.TimeField(_("abre"))
+    closes = models.TimeField(_("cierra"), help_text=_("00:00 significa medianoche al final del día."))
+
+    class Meta:
+        ordering = ["weekday", "opens"]
+        verbose_name = _("horario")
+        verbose_name_plural = _("horarios")
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        midnight = self.closes is not None and self.closes.hour == 0 and self.closes.minute == 0
+        if self.opens is not None and self.closes is not None and not midnight and self.closes <= self.opens:
+            raise ValidationError({"closes": _("La hora de cierre debe ser posterior a la de apertura.")})
+
+
+class CalendarHoliday(models.Model):
+    """A date the calendar is closed besides the library's holidays (a local holiday, a closure)."""
+
+    calendar = models.ForeignKey(SupportCalendar, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField(_("fecha"))
+    name = models.CharField(_("motivo"), max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("festivo propio")
+        verbose_name_plural = _("festivos propios")
+        constraints = [models.UniqueConstraint(fields=["calendar", "date"], name="one_holiday_per_calendar_date")]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.name}".strip()
+
+
 class Category(models.Model):
     name = models.CharField(_("nombre"), max_length=100)
     slug = models.SlugField(_("identificador"), max_length=100, unique=True)
@@ -67,6 +157,15 @@ class Category(models.Model):
         related_name="ticket_categories",
         blank=True,
         limit_choices_to={"role__in": ("agent", "supervisor")},
+    )
+    calendar = models.ForeignKey(
+        SupportCalendar,
+        verbose_name=_("calendario de soporte"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="categories",
+        help_text=_("Horario en que corre el SLA de sus tickets (si no, el de la prioridad o el por defecto)."),
     )
 
     class Meta:
@@ -89,6 +188,15 @@ class SlaPolicy(models.Model):
         default=75,
         validators=[MinValueValidator(1), MaxValueValidator(99)],
         help_text=_("Porcentaje del plazo consumido a partir del cual el ticket se marca en riesgo."),
+    )
+    calendar = models.ForeignKey(
+        SupportCalendar,
+        verbose_name=_("calendario de soporte"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="policies",
+        help_text=_("Vacío: el calendario por defecto (o 24×7 si no hay ninguno)."),
     )
 
     class Meta:
@@ -160,6 +268,10 @@ class Ticket(models.Model):
     resolution_risk_at = models.DateTimeField(null=True, blank=True, editable=False)
     sla_paused_at = models.DateTimeField(_("SLA en pausa desde"), null=True, blank=True)
     sla_paused_seconds = models.PositiveIntegerField(_("segundos en pausa"), default=0, editable=False)
+    # Working time (seconds, the SLA calendar's hours) from creation to the first response and to
+    # resolution, stored when they happen: the dashboard's medians read them.
+    first_response_seconds = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    resolution_seconds = models.PositiveIntegerField(null=True, blank=True, editable=False)
     sla_state = models.CharField(_("estado del SLA"), max_length=10, choices=SlaState.choices, default=SlaState.OK)
     first_response_at = models.DateTimeField(_("primera respuesta"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resuelto"), null=True, blank=True)

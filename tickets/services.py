@@ -300,7 +300,8 @@ def add_comment(
         if is_agent(actor) and not internal:
             if ticket.first_response_at is None:
                 ticket.first_response_at = now
-                fields.append("first_response_at")
+                ticket.first_response_seconds = sla.elapsed(ticket, now)
+                fields += ["first_response_at", "first_response_seconds"]
             if ticket.status == Status.NEW:
                 _transition(ticket, actor, Status.OPEN, now, fields)
         elif is_franchisee(actor) and ticket.status == Status.PENDING:
@@ -349,15 +350,20 @@ def _transition(ticket: Ticket, actor: User | None, new: str, now: datetime, fie
         sla.pause(ticket, now)
     if new == Status.RESOLVED:
         ticket.resolved_at = now
+        ticket.resolution_seconds = sla.elapsed(ticket, now)
     if new == Status.CLOSED:
         ticket.closed_at = now
     if old == Status.RESOLVED and new == Status.OPEN:
         ticket.resolved_at = None
+        ticket.resolution_seconds = None
         ticket.rating = None
         ticket.rating_comment = ""
         ticket.rated_at = None
     ticket.status = new
-    fields += [*sla_fields(), "status", "resolved_at", "closed_at", "rating", "rating_comment", "rated_at"]
+    fields += [
+        *sla_fields(),
+        *("status", "resolved_at", "resolution_seconds", "closed_at", "rating", "rating_comment", "rated_at"),
+    ]
     _event(ticket, actor, Event.Kind.STATUS, old=old, new=new)
     _tell(
         _followers(ticket),

@@ -1,15 +1,22 @@
-"""SLA arithmetic: due dates from the policy, the pause while pending on the franchisee."""
+"""SLA arithmetic: due dates from the policy, the pause while pending on the franchisee.
+
+Targets count working time of the ticket's support calendar (tickets/calendars.py): a ticket
+opened on Saturday night with an 8-hour target is due on Monday afternoon, not on Sunday. With
+no calendar configured the clock runs 24×7.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from tickets.calendars import schedule_for
 from tickets.models import DEFAULT_SLA_MINUTES, SlaPolicy, SlaState, Ticket
+from tickets.working_time import add_working_time, working_time_between
 
 
 def policy_for(priority: str) -> SlaPolicy:
     """The policy row of a priority, or an unsaved one with the built-in defaults."""
-    policy = SlaPolicy.objects.filter(priority=priority).first()
+    policy = SlaPolicy.objects.filter(priority=priority).select_related("calendar").first()
     if policy is None:
         first, resolution = DEFAULT_SLA_MINUTES[priority]
         policy = SlaPolicy(priority=priority, first_response_minutes=first, resolution_minutes=resolution)
@@ -17,15 +24,23 @@ def policy_for(priority: str) -> SlaPolicy:
 
 
 def apply_policy(ticket: Ticket, start: datetime) -> None:
-    """Set the due and at-risk dates from `start` (creation), counting time already paused."""
+    """Set the due and at-risk dates from `start` (creation), counting working time already paused."""
     policy = policy_for(ticket.priority)
+    schedule = schedule_for(ticket, policy)
     offset = timedelta(seconds=ticket.sla_paused_seconds)
     ratio = policy.at_risk_percent / 100
-    ticket.first_response_due = start + policy.first_response + offset
-    ticket.resolution_due = start + policy.resolution + offset
-    ticket.first_response_risk_at = start + policy.first_response * ratio + offset
-    ticket.resolution_risk_at = start + policy.resolution * ratio + offset
+    ticket.first_response_due = add_working_time(schedule, start, policy.first_response + offset)
+    ticket.resolution_due = add_working_time(schedule, start, policy.resolution + offset)
+    ticket.first_response_risk_at = add_working_time(schedule, start, policy.first_response * ratio + offset)
+    ticket.resolution_risk_at = add_working_time(schedule, start, policy.resolution * ratio + offset)
     ticket.sla_state = SlaState.OK
+
+
+def elapsed(ticket: Ticket, end: datetime) -> int:
+    """Working seconds from the ticket's creation to `end`, the time paused left out."""
+    schedule = schedule_for(ticket, policy_for(ticket.priority))
+    worked = working_time_between(schedule, ticket.created_at, end).total_seconds()
+    return max(int(worked) - ticket.sla_paused_seconds, 0)
 
 
 def pause(ticket: Ticket, now: datetime) -> None:
@@ -34,15 +49,17 @@ def pause(ticket: Ticket, now: datetime) -> None:
 
 
 def resume(ticket: Ticket, now: datetime) -> None:
-    """End a pause: every due date moves later by the time spent paused."""
+    """End a pause: every due date moves later by the working time spent paused."""
     if ticket.sla_paused_at is None:
         return
-    delta = max(now - ticket.sla_paused_at, timedelta(0))
+    schedule = schedule_for(ticket, policy_for(ticket.priority))
+    delta = working_time_between(schedule, ticket.sla_paused_at, now)
     ticket.sla_paused_seconds += int(delta.total_seconds())
-    for field in ("first_response_due", "resolution_due", "first_response_risk_at", "resolution_risk_at"):
-        value = getattr(ticket, field)
-        if value is not None:
-            setattr(ticket, field, value + delta)
+    if delta > timedelta(0):
+        for field in ("first_response_due", "resolution_due", "first_response_risk_at", "resolution_risk_at"):
+            value = getattr(ticket, field)
+            if value is not None:
+                setattr(ticket, field, add_working_time(schedule, value, delta))
     ticket.sla_paused_at = None
 
 
