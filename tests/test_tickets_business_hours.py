@@ -142,3 +142,18 @@ def test_supervisors_edit_calendars_agents_only_look(agent_client, supervisor_cl
     page = supervisor_client.get(f"/admin/tickets/supportcalendar/{SupportCalendar.objects.get().pk}/change/")
     assert page.status_code == 200
     assert "Natividad del Señor" in page.content.decode()  # this year's holidays, from the library
+
+
+def test_a_franchisee_reply_to_a_resolved_ticket_reopens_it_within_the_window(franchisee, agent, settings):
+    settings.TICKETS_REOPEN_DAYS = 7
+    ticket = make_ticket(franchisee)
+    services.add_comment(ticket=ticket, actor=agent, body="Reinicia la TPV.")
+    services.resolve(ticket=ticket, actor=agent)
+    services.add_comment(ticket=ticket, actor=franchisee, body="Sigue sin imprimir.")
+    ticket.refresh_from_db()
+    assert ticket.status == "open" and ticket.resolved_at is None and ticket.resolution_seconds is None
+    ticket = services.resolve(ticket=ticket, actor=agent)
+    Ticket.objects.filter(pk=ticket.pk).update(resolved_at=ticket.resolved_at - timedelta(days=8))
+    services.add_comment(ticket=ticket, actor=franchisee, body="Gracias.")
+    ticket.refresh_from_db()
+    assert ticket.status == "resolved"  # past the window: the reply stays, auto-close follows

@@ -281,7 +281,8 @@ def add_comment(
     """A public reply or (agents only) an internal note, with optional files.
 
     An agent's first public reply is the first response; a franchisee's reply to a ticket
-    pending on them reopens it (and restarts the SLA clock).
+    pending on them, or resolved within TICKETS_REOPEN_DAYS, reopens it (and restarts the SLA
+    clock); a later reply stays on the resolved ticket, which then closes by itself.
     """
     _require_visible(ticket, actor)
     internal = bool(internal) and is_agent(actor)
@@ -304,7 +305,11 @@ def add_comment(
                 fields += ["first_response_at", "first_response_seconds"]
             if ticket.status == Status.NEW:
                 _transition(ticket, actor, Status.OPEN, now, fields)
-        elif is_franchisee(actor) and ticket.status == Status.PENDING:
+        elif is_franchisee(actor) and (
+            ticket.status == Status.PENDING or (ticket.status == Status.RESOLVED and can_reopen(ticket, actor, now))
+        ):
+            # a reply to a ticket pending on them, or to a resolution within the reopen window:
+            # the problem is not solved, so the ticket is worked again instead of closing by itself
             _transition(ticket, actor, Status.OPEN, now, fields)
         ticket.save(update_fields=sorted(set(fields)))
 
