@@ -30,6 +30,20 @@ def require_env(name: str) -> str:
     return value
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """The browser stage runs with `-p no:asyncio`: declare pytest-asyncio's ini options then, so
+    pyproject.toml's `asyncio_mode`/`asyncio_default_fixture_loop_scope` raise no "unknown option"."""
+    if not pluginmanager.has_plugin("asyncio"):
+        parser.addini("asyncio_mode", "pytest-asyncio's (disabled in this run)")
+        parser.addini("asyncio_default_fixture_loop_scope", "pytest-asyncio's (disabled in this run)")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """This worker's Redis (REDIS_URL with the xdist worker's database number, tests/settings.py)."""
+    return require_env("REDIS_URL")
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Rate limits, presence and lockouts live in the cache: start every test clean."""
