@@ -52,7 +52,7 @@ check-django: $(STAMP)
 # Unit tests in parallel (pytest-xdist; per-worker database, Redis db, index and media folders:
 # tests/settings.py), the 15 slowest printed.
 test-unit: $(STAMP)
-	$(VENV)/bin/pytest -n $(WORKERS) --durations=15
+	$(VENV)/bin/pytest -n $(WORKERS) --dist worksteal --durations=15
 
 test-browser: $(STAMP)
 	$(VENV)/bin/pytest -m browser -p no:asyncio --durations=15
