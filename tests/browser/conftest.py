@@ -36,7 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 SCREENSHOTS = ROOT / os.environ["SCREENSHOTS_DIR"] if os.environ.get("SCREENSHOTS_DIR") else None
 VIEWPORT = {"width": 1280, "height": 800}
 
-expect.set_options(timeout=10_000)
+# Generous timeouts: the browser suite must pass with both cores busy (stress-ng --cpu 2); every
+# wait is for a condition, so a longer timeout only costs time when a test is failing anyway.
+ACTION_TIMEOUT_MS = 30_000
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +63,7 @@ def live(tmp_path: Path) -> Iterator[LiveStack]:
 
 def new_context(browser: Browser, live: LiveStack, **options) -> BrowserContext:
     context = browser.new_context(base_url=live.url, viewport=VIEWPORT, locale="es-ES", **options)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     return context
 
 
