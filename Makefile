@@ -5,27 +5,40 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-runtime
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Unit-test processes (pytest-xdist): `make test-unit WORKERS=1` runs them in one process.
+WORKERS ?= auto
 
 .PHONY: run test lint check-django test-unit test-browser test-stack install messages screenshots bench stack clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# `make run` needs only the runtime requirements; the test tools come with `make test`.
+$(RUN_STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -r requirements-dev.txt
+	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP) requirements-dev.txt
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
 
-run: export DEBUG ?= true
-run: $(STAMP)
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(PY) manage.py seed_demo
-	$(PY) manage.py rebuild_index --noinput --verbosity 0
-	@echo "Serving http://$(HOST):$(PORT)/ — demo password: demo1234"
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) support_portal.asgi:application
+# The development checkout's settings (read by support_portal/settings.py, gitignored): DEBUG on
+# and a random SECRET_KEY, so `.venv/bin/python manage.py …` works here by hand. Never overwritten.
+.env:
+	@$(PYTHON) -c 'import secrets; print("# Written by make run for this development checkout (gitignored).\nDEBUG=true\nSECRET_KEY=" + secrets.token_urlsafe(50))' > .env
+	@echo "Wrote .env (DEBUG=true) for this checkout"
+
+run: $(RUN_STAMP) .env
+	@LOG_LEVEL=WARNING $(PY) manage.py migrate --noinput --verbosity 0
+	@LOG_LEVEL=WARNING $(PY) manage.py collectstatic --noinput --verbosity 0
+	@mkdir -p var && LOG_LEVEL=WARNING $(PY) manage.py seed_demo > var/demo-logins.txt
+	@LOG_LEVEL=WARNING $(PY) manage.py rebuild_index --noinput --verbosity 0
+	@echo "Serving http://$(HOST):$(PORT)/ (another port: make run PORT=8001). Stop with Ctrl+C."
+	@cat var/demo-logins.txt
+	@LOG_LEVEL=WARNING exec $(VENV)/bin/daphne --verbosity 0 -b $(HOST) -p $(PORT) support_portal.asgi:application
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -36,18 +49,21 @@ check-django: $(STAMP)
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 
+# Unit tests in parallel (pytest-xdist; per-worker database, Redis db, index and media folders:
+# tests/settings.py), the 15 slowest printed.
 test-unit: $(STAMP)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(WORKERS) --dist worksteal --durations=15
 
 test-browser: $(STAMP)
-	$(VENV)/bin/pytest -m browser -p no:asyncio
+	$(VENV)/bin/pytest -m browser -p no:asyncio --durations=15
 
-# Browser scenarios save docs/screenshots/*.png (shown in the README): rerun them to refresh.
+# Browser scenarios save screenshots to a temporary folder; this target saves them to
+# docs/screenshots/*.png (shown in the README) instead.
 screenshots: $(STAMP)
-	$(VENV)/bin/pytest -m browser -p no:asyncio -q tests/browser
+	SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest -m browser -p no:asyncio -q tests/browser
 
 test-stack: $(STAMP)
-	$(VENV)/bin/pytest -m stack
+	$(VENV)/bin/pytest -m stack --durations=15
 
 test: lint check-django test-unit test-browser test-stack
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import os
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -26,8 +34,134 @@ def require_env(name: str) -> str:
     if not value:
         if IN_CI and name not in UNAVAILABLE_IN_CI:
             pytest.fail(f"{name} must be set in CI: no test may be skipped for lack of a service")
+        if name in UNAVAILABLE_IN_CI:
+            pytest.skip(
+                f"{name} not set: NOT checked in CI (no Elasticsearch package or Docker engine is reachable "
+                "there); run it with a real server, e.g. `docker compose up elasticsearch`"
+            )
         pytest.skip(f"{name} not set: this test needs the real service (CI sets it)")
     return value
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """The browser stage runs with `-p no:asyncio`: declare pytest-asyncio's ini options then, so
+    pyproject.toml's `asyncio_mode`/`asyncio_default_fixture_loop_scope` raise no "unknown option"."""
+    if not pluginmanager.has_plugin("asyncio"):
+        parser.addini("asyncio_mode", "pytest-asyncio's (disabled in this run)")
+        parser.addini("asyncio_default_fixture_loop_scope", "pytest-asyncio's (disabled in this run)")
+
+
+# --- one migrated PostgreSQL template shared by the xdist workers ----------------------------------
+# pytest-django gives every worker its own test database and migrates each. On PostgreSQL the
+# first worker migrates a template once (named by a hash of the migrations, so a changed migration
+# gets a new one) and every worker clones it (CREATE DATABASE … TEMPLATE, about a second); the
+# xdist controller drops the template at the end. Workers drop their clone WITH (FORCE), so a
+# connection a test left open cannot turn the teardown into a warning.
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _migrations_hash() -> str:
+    import django
+
+    digest = hashlib.sha256(django.__version__.encode())
+    for path in sorted(ROOT.glob("*/migrations/*.py")):
+        digest.update(path.as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def _template_name(base: str) -> str:
+    return f"{base}_tpl_{_migrations_hash()}"
+
+
+def _admin_sql(sql: str) -> None:
+    from django.db import connection
+
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(sql)
+
+
+def _database_exists(name: str) -> bool:
+    from django.db import connection
+
+    with connection._nodb_cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        return cursor.fetchone() is not None
+
+
+def _migrate_template(name: str) -> None:
+    parts = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
+    url = urllib.parse.urlunsplit(parts._replace(path="/" + name))
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "support_portal.settings", "DEBUG": "true"}
+    command = [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"]
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=900)
+
+
+def _clone_from_template(test_name: str) -> None:
+    """CREATE the worker's test database from the run's migrated template (made on first use)."""
+    template = _template_name(test_name.rsplit("_gw", 1)[0])
+    lock_path = Path(tempfile.gettempdir()) / f"portal-{template}.lock"
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one worker migrates; clones never overlap
+        if not _database_exists(template):
+            _admin_sql(f'CREATE DATABASE "{template}"')
+            try:
+                _migrate_template(template)
+            except BaseException:
+                _admin_sql(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+                raise
+        _admin_sql(f'DROP DATABASE IF EXISTS "{test_name}" WITH (FORCE)')
+        _admin_sql(f'CREATE DATABASE "{test_name}" TEMPLATE "{template}"')
+
+
+def _postgres_xdist_worker(config: pytest.Config) -> bool:
+    from django.db import connection
+
+    worker = getattr(config, "workerinput", None) is not None
+    return worker and connection.vendor == "postgresql" and not config.getoption("reuse_db")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(request, django_db_modify_db_settings_parallel_suffix, django_db_blocker):
+    """pytest-django's (the _gwN suffix), plus the clone of the template on PostgreSQL workers."""
+    if not _postgres_xdist_worker(request.config):
+        yield
+        return
+    from django.db import connection
+
+    test_name = connection.creation._get_test_db_name()
+    with django_db_blocker.unblock():
+        _clone_from_template(test_name)
+    yield
+    with django_db_blocker.unblock():
+        connection.close()
+        _admin_sql(f'DROP DATABASE IF EXISTS "{test_name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def django_db_keepdb(request, django_db_modify_db_settings) -> bool:
+    """Keep (reuse) the database already cloned for this worker; else pytest-django's --reuse-db."""
+    return bool(request.config.getoption("reuse_db")) or _postgres_xdist_worker(request.config)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In the xdist controller, after every worker: drop the run's template database."""
+    config = session.config
+    if getattr(config, "workerinput", None) is not None or not getattr(config.option, "numprocesses", None):
+        return
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or config.getoption("reuse_db"):
+        return
+    template = _template_name(connection.creation._get_test_db_name())
+    with contextlib.suppress(Exception):
+        _admin_sql(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """This worker's Redis (REDIS_URL with the xdist worker's database number, tests/settings.py)."""
+    return require_env("REDIS_URL")
 
 
 @pytest.fixture(autouse=True)

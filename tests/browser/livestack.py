@@ -69,7 +69,7 @@ def base_env(**extra: str) -> dict[str, str]:
         DEBUG="true",
         ALLOWED_HOSTS=f"{HOST},localhost",
         CELERY_TASK_ALWAYS_EAGER="true",
-        CELERY_BROKER_URL="memory://",
+        CELERY_BROKER_URL="memory://localhost/",
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(ROOT),
     )

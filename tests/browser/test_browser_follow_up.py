@@ -14,8 +14,13 @@ from tests.browser.conftest import screenshot
 
 pytestmark = pytest.mark.browser
 
+UNREAD = """
+from notifications.models import Notification
+result = Notification.objects.filter(recipient__username=params["username"], read_at__isnull=True).count()
+"""
 
-def test_ticket_follow_up_with_live_bell_timeline_and_rating(open_as):
+
+def test_ticket_follow_up_with_live_bell_timeline_and_rating(open_as, live):
     franchisee = open_as("fran_centro")
     franchisee.goto("/tickets/new/")
     franchisee.fill("#id_subject", "La impresora de cocina no imprime")
@@ -28,7 +33,7 @@ def test_ticket_follow_up_with_live_bell_timeline_and_rating(open_as):
     expect(timeline).to_contain_text("abrió el ticket")
     count = franchisee.locator("#notification-count")
     expect(count).to_be_hidden()
-    franchisee.wait_for_timeout(500)  # the bell's socket is open
+    expect(franchisee.locator("#notification-bell")).to_have_attribute("data-socket", "open")
 
     # The agent replies and resolves the ticket while the franchisee keeps the page open.
     agent = open_as("agent_a")
@@ -37,8 +42,8 @@ def test_ticket_follow_up_with_live_bell_timeline_and_rating(open_as):
     agent.click("form[action$='/comments/'] button[type=submit]")
     expect(agent.locator("ol.timeline")).to_contain_text("Hemos reiniciado la cola")
     expect(count).to_have_text(re.compile(r"^[1-9]$"))  # live, no reload
-    franchisee.wait_for_timeout(300)  # let every frame of the reply arrive
-    after_reply = int(count.text_content())
+    after_reply = live.run_django(UNREAD, username="fran_centro")  # every frame of the reply
+    expect(count).to_have_text(str(after_reply))
     agent.select_option("#status-to", "resolved")
     agent.click("form[action$='/status/'] button[type=submit]")
     expect(agent.locator(".messages")).to_contain_text("Estado actualizado")

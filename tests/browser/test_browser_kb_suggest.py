@@ -5,6 +5,8 @@ Run with the other browser tests: `make test-browser` (pytest -m browser -p no:a
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from playwright.sync_api import expect
 
@@ -39,7 +41,10 @@ def test_ticket_form_suggestions_are_safe_and_clicks_are_recorded(live, open_as)
     with page.context.expect_page() as opened:  # suggestions open in a new tab: the form is kept
         link.click()
     opened.value.wait_for_load_state()
-    page.wait_for_timeout(500)
-    assert live.run_django(DEFLECTIONS) == [["he-olvidado-la-contrasena", "fran_centro"]]
+    # The click is recorded by a background request: poll the database until it is there.
+    deadline = time.monotonic() + 20
+    while (recorded := live.run_django(DEFLECTIONS)) == [] and time.monotonic() < deadline:
+        pass
+    assert recorded == [["he-olvidado-la-contrasena", "fran_centro"]]
     assert page.input_value("#id_subject") == "contrasena olvidada"
     assert page.errors == []

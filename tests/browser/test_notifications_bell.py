@@ -4,7 +4,9 @@ A live stack with Redis, so a notify() run in another process (as any app's requ
 worker would) reaches the Daphne process the browser is connected to.
 """
 
+import re
 import shutil
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -34,6 +36,19 @@ def redis_stack(tmp_path):
         shutil.rmtree(tmp_path / "stack", ignore_errors=True)
 
 
+def socket_open(page) -> None:
+    """Wait until the bell's socket is open (bell.js marks it on the bell's element)."""
+    expect(page.locator("#notification-bell")).to_have_attribute("data-socket", "open")
+
+
+def pump_until(page, condition, timeout: float = 10.0) -> None:
+    """Let Playwright dispatch events (route handlers) until `condition()` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        page.evaluate("1")
+
+
 def test_the_bell_updates_live_and_catches_up_after_a_dropped_socket(browser, redis_stack):
     context = new_context(browser, redis_stack)
     page = context.new_page()
@@ -43,8 +58,7 @@ def test_the_bell_updates_live_and_catches_up_after_a_dropped_socket(browser, re
     count = page.locator("#notification-count")
     expect(count).to_be_hidden()
     page.evaluate("window.seen = []; document.addEventListener('portal:notification', e => window.seen.push(e.detail))")
-    page.wait_for_function("() => document.querySelector('#notification-bell') && window.WebSocket")
-    page.wait_for_timeout(500)  # let the socket open
+    socket_open(page)
 
     payload = "<img src=x onerror=alert(1)>Tu ticket #7 está resuelto"
     redis_stack.run_django(NOTIFY, username="fran_centro", title=payload, body="<b>hecho</b>")
@@ -63,7 +77,7 @@ def test_the_bell_updates_live_and_catches_up_after_a_dropped_socket(browser, re
     redis_stack.daphnes[0].kill()
     redis_stack.run_django(NOTIFY, username="fran_centro", title="Mientras estabas desconectado")
     redis_stack.restart_daphne(0, kill=False)
-    expect(count).to_have_text("2", timeout=20_000)
+    expect(count).to_have_text("2", timeout=60_000)  # the reconnect backoff reaches 30 s
     expect(page.locator(".bell-item").first).to_contain_text("Mientras estabas desconectado")
 
     # The list page shows both; mark all read from the dropdown: counter and title clear.
@@ -83,10 +97,65 @@ def test_the_bell_updates_live_and_catches_up_after_a_dropped_socket(browser, re
 def test_another_users_tab_gets_nothing(browser, redis_stack):
     context = new_context(browser, redis_stack)
     page = login(context.new_page(), "fran_norte")
-    page.wait_for_timeout(500)
+    socket_open(page)
     redis_stack.run_django(NOTIFY, username="fran_centro", title="Solo para Centro")
-    page.wait_for_timeout(1000)
-    expect(page.locator("#notification-count")).to_be_hidden()
+    # Then one for this user, through the same Redis: once it is shown, the other would have been too.
+    redis_stack.run_django(NOTIFY, username="fran_norte", title="Para Norte")
+    expect(page.locator("#notification-count")).to_have_text("1")
+    page.click("#notification-bell-toggle")
+    expect(page.locator(".bell-item").first).to_contain_text("Para Norte")
+    expect(page.locator(".bell-list")).not_to_contain_text("Solo para Centro")
+    context.close()
+
+
+def test_mark_all_read_is_not_undone_by_a_catch_up_answered_before_it(browser, redis_stack):
+    """The race behind a flaky run: opening the dropdown starts a catch-up; "mark all read" is
+    clicked before its answer (unread: 2) arrives; that late answer must not bring the counter back."""
+    context = new_context(browser, redis_stack)
+    page = login(context.new_page(), "fran_centro")
+    socket_open(page)
+    bell = page.locator("#notification-bell")
+    page.wait_for_function("() => Number(document.getElementById('notification-bell').dataset.catchUps) >= 1")
+    for title in ("Primera", "Segunda"):
+        redis_stack.run_django(NOTIFY, username="fran_centro", title=title)
+    count = page.locator("#notification-count")
+    expect(count).to_have_text("2")
+
+    # Hold every catch-up: the first with the answer the server gave before "mark all read"
+    # (unread: 2), the later ones (the bell resynchronises once the server confirms) until released.
+    held = []  # (route, response fetched at once or None)
+    released = []
+
+    def hold(route):
+        if released:
+            route.continue_()
+        else:
+            held.append((route, None if held else route.fetch()))
+
+    page.route(re.compile(r"/notifications/latest/"), hold)
+    with page.expect_request(re.compile(r"/notifications/latest/")):
+        page.click("#notification-bell-toggle")
+    pump_until(page, lambda: held)
+    before = int(bell.get_attribute("data-catch-ups"))
+    with page.expect_response(lambda r: r.request.method == "POST" and "read" in r.url) as answer:
+        page.click("[data-bell-read-all]")
+    assert answer.value.ok
+    expect(count).to_be_hidden()
+
+    route, stale = held[0]
+    assert stale.json()["unread"] == 2
+    route.fulfill(response=stale)
+    handled = "n => Number(document.getElementById('notification-bell').dataset.catchUps) >= n"
+    page.wait_for_function(handled, arg=before + 1)
+    expect(count).to_be_hidden()  # the stale answer was dropped, not applied
+    assert not page.title().startswith("(")
+
+    pump_until(page, lambda: len(held) > 1)  # the resynchronising catch-up after the confirmation
+    released.append(True)
+    for route, _ in held[1:]:
+        route.continue_()
+    page.wait_for_function(handled, arg=before + 2)
+    expect(count).to_be_hidden()
     context.close()
 
 
@@ -123,7 +192,7 @@ def test_desktop_notifications_ask_once_and_show_only_when_the_tab_is_hidden(bro
     toggle.click()
     assert page.evaluate("window.__permissionAsks") == 0  # asked once, not on every page
     toggle.click()
-    page.wait_for_timeout(500)
+    socket_open(page)
 
     redis_stack.run_django(NOTIFY, username="agent_a", title="Visible: sin aviso de escritorio")
     expect(page.locator("#notification-count")).to_have_text("1")

@@ -143,7 +143,10 @@
         signal: controller.signal,
       })
         .then(function (response) { return response.ok ? response.json() : null; })
-        .then(function (data) { if (data) render(data); })
+        .then(function (data) {
+          if (data) render(data);
+          target.setAttribute("data-answered", query);  // tests wait on this, never on a delay
+        })
         .catch(function () { /* aborted or offline: keep what is shown */ });
     }
 

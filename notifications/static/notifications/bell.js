@@ -30,6 +30,14 @@
   var attempts = 0;
   var reconnectTimer = null;
   var stopped = false;
+  // Read changes made here (mark one / all read) that the server has not confirmed yet. A
+  // catch-up answer or a frame's count computed before such a change is stale: applying it
+  // would bring back a counter the user just cleared (seen after a reconnect: "mark all read"
+  // followed by the answer of the catch-up the reconnect had started). Counts from the server
+  // are taken only when no change is in flight and none happened while the request was out;
+  // once the server has confirmed the last change, one fresh catch-up resynchronises.
+  var readChanges = 0;   // local read changes so far
+  var confirmed = 0;     // of them, answered by the server (success or failure)
 
   // ---- rendering -------------------------------------------------------------------------
   function setUnread(count) {
@@ -110,21 +118,38 @@
     return root.getAttribute("data-read-url-template").replace("/0/", "/" + encodeURIComponent(id) + "/");
   }
 
+  function readChangesSettled() { return confirmed === readChanges; }
+
+  function sendReadChange(url) {
+    readChanges += 1;
+    function done() {
+      confirmed += 1;
+      if (readChangesSettled()) { catchUp(); }  // the server's state after every change here
+    }
+    post(url).then(done, done);
+  }
+
   function markRead(item) {
     item.read = true;
     setUnread(unread - 1);
     render();
-    post(readUrl(item.id)).then(function (data) { if (data) { setUnread(data.unread); render(); } }).catch(function () {});
+    sendReadChange(readUrl(item.id));
   }
 
   function markAllRead() {
     items.forEach(function (item) { item.read = true; });
     setUnread(0);
     render();
-    post(root.getAttribute("data-read-all-url")).catch(function () {});
+    sendReadChange(root.getAttribute("data-read-all-url"));
+  }
+
+  function catchUpHandled() {
+    // Tests wait on this instead of sleeping: a catch-up answer has been applied or dropped.
+    root.setAttribute("data-catch-ups", String((parseInt(root.getAttribute("data-catch-ups"), 10) || 0) + 1));
   }
 
   function catchUp() {
+    var asked = readChanges;
     var url = root.getAttribute("data-latest-url") + "?limit=" + LATEST;
     return fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (response) {
@@ -134,6 +159,7 @@
         return response.json();
       })
       .then(function (data) {
+        if (asked !== readChanges || !readChangesSettled()) { return; }  // stale: see readChanges
         // Keep live frames that arrived while this request was in flight (newer than its answer).
         var newest = data.results.length ? data.results[0].id : 0;
         var newer = items.filter(function (item) { return item.id > newest; });
@@ -142,7 +168,8 @@
         setUnread(data.unread + newerUnread);
         render();
       })
-      .catch(function () { /* the next reconnect tries again */ });
+      .catch(function () { /* the next reconnect tries again */ })
+      .then(catchUpHandled);
   }
 
   // ---- live frames -----------------------------------------------------------------------
@@ -165,7 +192,8 @@
       items.unshift(item);
       items = items.slice(0, LATEST);
     }
-    setUnread(frame.unread);
+    // The frame's count was taken when it was sent; while a read change is in flight count locally.
+    setUnread(readChangesSettled() ? frame.unread : unread + (known ? 0 : 1));
     render();
     if (!known) { desktopNotify(frame); }
     document.dispatchEvent(new CustomEvent("portal:notification", { detail: frame }));
@@ -205,12 +233,14 @@
     }
     socket.addEventListener("open", function () {
       attempts = 0;
+      root.setAttribute("data-socket", "open");  // tests wait on this, never on a delay
       showStatus("");
       catchUp();  // whatever arrived while we were away
     });
     socket.addEventListener("message", onFrame);
     socket.addEventListener("close", function (event) {
       socket = null;
+      root.setAttribute("data-socket", "closed");
       if (NO_RETRY[event.code]) { stopped = true; return; }
       showStatus(root.getAttribute("data-text-offline"));
       catchUp();  // the HTTP side may still work while the socket is down
