@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -277,8 +277,6 @@ def pgbouncer(database_url: str, *, pool_size: int) -> Iterator[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import tempfile
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--clients", type=int, default=50)
@@ -307,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     from tests.servers import daphne
 
     tag = f"db-connections-{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack_:
+    with contextlib.ExitStack() as stack_:
         served_url = database_url
         if args.pgbouncer:
             served_url = stack_.enter_context(pgbouncer(database_url, pool_size=args.pgbouncer_pool))

@@ -22,6 +22,7 @@ from notifications.kinds import KINDS
 from notifications.models import Notification, NotificationPreference
 from notifications.push import group_send
 from notifications.selectors import channels_for, notification_frame, unread_count
+from support_portal.links import safe_link
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -38,6 +39,7 @@ __all__ = [
     "notify_many",
     "push_to_agents",
     "push_to_group",
+    "safe_link",
     "save_preferences",
     "unread_count",
     "user_group",
@@ -51,14 +53,6 @@ AGENTS_GROUP = "notifications.agents"
 def user_group(user_id: int) -> str:
     """Channel-layer group of one user's notification sockets."""
     return f"notifications.user.{user_id}"
-
-
-def safe_link(url: str) -> str:
-    """Keep only site-relative links ("/tickets/4/"): nothing external, no `javascript:`."""
-    url = (url or "").strip()
-    if not url.startswith("/") or url.startswith("//") or "\\" in url:
-        return ""
-    return url[:300]
 
 
 def push_to_group(group: str, frame: dict) -> bool:

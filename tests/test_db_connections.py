@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from benchmarks import db_connections as bench
+from chat.models import Message
 from tests.conftest import IN_CI, require_env
 from tests.servers import daphne
 
@@ -59,12 +60,8 @@ def _drive(url: str, env: dict, data: dict, tmp_path) -> tuple[bench.Load, bench
     under a saturating HTTP load a socket's handshake queues behind the requests, see PERFORMANCE)."""
     ours = settings.DATABASES["default"]["OPTIONS"].get("application_name", "")
     with contextlib.ExitStack() as stack:
-        ports = [
-            stack.enter_context(daphne(env, log_path=tmp_path / f"daphne{n}.log"))[0] for n in range(PROCESSES)
-        ]
-        pages = bench.run_load(
-            url, ports, data, clients=CLIENTS, sockets=0, seconds=8, messages=0, exclude_app=ours
-        )
+        ports = [stack.enter_context(daphne(env, log_path=tmp_path / f"daphne{n}.log"))[0] for n in range(PROCESSES)]
+        pages = bench.run_load(url, ports, data, clients=CLIENTS, sockets=0, seconds=8, messages=0, exclude_app=ours)
         sockets = bench.run_load(
             url, ports, data, clients=0, sockets=SOCKETS, seconds=0, messages=MESSAGES, exclude_app=ours
         )
@@ -82,6 +79,8 @@ def _assert_healthy(loads: tuple[bench.Load, bench.Load], bound: int, tmp_path) 
     assert not pages.errors, pages.summary()
     assert not sockets.socket_errors, (sockets.summary(), logs)
     assert sockets.messages_acked == SOCKETS * MESSAGES, sockets.summary()
+    # stored once each, retries included
+    assert Message.objects.filter(author__username__startswith="pool_fran_").count() == SOCKETS * MESSAGES
 
 
 def test_psycopg_pool_bounds_each_process(served, tmp_path):
