@@ -347,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     env["PGBOUNCER_CMD"] = " ".join(pgbouncer_command(ini))
     env["DATABASE_URL"] = through_pgbouncer(env["DATABASE_URL"], int(env["PGBOUNCER_PORT"]))
     env["PGBOUNCER"] = "true"
+    # PgBouncer is the bound here: threads keep their client connections to it, and it queues
+    # per transaction, not per request (docs/PERFORMANCE.md "Database connections").
+    env.setdefault("DB_POOL_MAX", "0")
     env["NGINX_BIN"] = nginx_binary()
     env["VENV_BIN"] = str(VENV_BIN)
     print(f"Stack ready: {config.base_url}/ (demo password: {args.password}); Ctrl-C stops every process.")

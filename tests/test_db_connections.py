@@ -9,6 +9,7 @@ The counts come from `pg_stat_activity` of this test's database (benchmarks/db_c
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 import uuid
 from pathlib import Path
@@ -55,23 +56,26 @@ def served(tmp_path):
     return url, env, data
 
 
-def _drive(url: str, env: dict, data: dict, tmp_path) -> tuple[bench.Load, bench.Load]:
-    """50 HTTP clients, then 30 chat sockets each sending messages (the two load shapes apart:
-    under a saturating HTTP load a socket's handshake queues behind the requests, see PERFORMANCE)."""
+def _drive(url: str, env: dict, data: dict, tmp_path, *, mixed: bool = False) -> tuple[bench.Load, bench.Load]:
+    """50 HTTP clients and 30 chat sockets each sending messages: one after the other, or at the
+    same time (`mixed`). With the process pool alone, sockets opened while HTTP saturates the
+    pool queue behind whole requests (docs/PERFORMANCE.md "Database connections")."""
     ours = settings.DATABASES["default"]["OPTIONS"].get("application_name", "")
     with contextlib.ExitStack() as stack:
         ports = [stack.enter_context(daphne(env, log_path=tmp_path / f"daphne{n}.log"))[0] for n in range(PROCESSES)]
-        pages = bench.run_load(url, ports, data, clients=CLIENTS, sockets=0, seconds=8, messages=0, exclude_app=ours)
-        sockets = bench.run_load(
-            url, ports, data, clients=0, sockets=SOCKETS, seconds=0, messages=MESSAGES, exclude_app=ours
-        )
+        run = functools.partial(bench.run_load, url, ports, data, exclude_app=ours)
+        if mixed:
+            both = run(clients=CLIENTS, sockets=SOCKETS, seconds=8, messages=MESSAGES)
+            return both, both
+        pages = run(clients=CLIENTS, sockets=0, seconds=8, messages=0)
+        sockets = run(clients=0, sockets=SOCKETS, seconds=0, messages=MESSAGES)
     return pages, sockets
 
 
 def _assert_healthy(loads: tuple[bench.Load, bench.Load], bound: int, tmp_path) -> None:
     pages, sockets = loads
     logs = "\n".join(p.read_text(errors="replace")[-2000:] for p in tmp_path.glob("daphne*.log"))
-    for load in loads:
+    for load in {id(x): x for x in loads}.values():
         assert load.samples > 5, load.summary()
         assert 0 < load.max_connections <= bound, load.summary()
     assert sum(pages.statuses.values()) >= CLIENTS, pages.summary()
@@ -98,8 +102,8 @@ def test_pgbouncer_bounds_the_server_connections(served, tmp_path):
     url, env, data = served
     pool = 3
     with bench.pgbouncer(url, pool_size=pool) as bounced:
-        # as in the stack: each process's pool holds client connections to PgBouncer (2 x 4), which
-        # multiplexes them over fewer server connections
-        env = {**env, "DATABASE_URL": bounced, "PGBOUNCER": "true", "DB_POOL_MAX": str(POOL_MAX)}
-        load = _drive(url, env, data, tmp_path)
-    _assert_healthy(load, pool, tmp_path)
+        # as in the stack: no app pool, each thread keeps its client connection to PgBouncer,
+        # which queues per transaction over `pool` server connections; pages and sockets at once
+        env = {**env, "DATABASE_URL": bounced, "PGBOUNCER": "true", "DB_POOL_MAX": "0", "CONN_MAX_AGE": "60"}
+        loads = _drive(url, env, data, tmp_path, mixed=True)
+    _assert_healthy(loads, pool, tmp_path)
