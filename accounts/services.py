@@ -36,15 +36,26 @@ def save_user(
     user.role = role
     user.franchise = franchise if role == User.Role.FRANCHISEE else None
     user.first_name, user.last_name, user.email = first_name, last_name, email
-    user.is_staff = role in (User.Role.AGENT, User.Role.SUPERVISOR)
-    user.is_superuser = role == User.Role.SUPERVISOR
     if password is not None and (created or not user.check_password(password)):
         user.set_password(password)
     user.full_clean(exclude=["password"])
     user.save()
-    if user.is_staff:
-        user.groups.add(ensure_support_group())
+    apply_role(user)
     return user, created
+
+
+def apply_role(user: User) -> None:
+    """Admin access follows the role, wherever the role was set (this service, the admin):
+    agents are staff in the support group, supervisors also superusers, franchisees neither."""
+    staff = user.role in (User.Role.AGENT, User.Role.SUPERVISOR)
+    superuser = user.role == User.Role.SUPERVISOR
+    if (user.is_staff, user.is_superuser) != (staff, superuser):
+        user.is_staff, user.is_superuser = staff, superuser
+        user.save(update_fields=["is_staff", "is_superuser"])
+    if staff:
+        user.groups.add(ensure_support_group())
+    else:
+        user.groups.remove(*Group.objects.filter(name=SUPPORT_GROUP))
 
 
 @transaction.atomic

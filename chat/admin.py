@@ -1,7 +1,11 @@
-"""Admin for conversations, with their messages inline (read-only transcript)."""
+"""Admin for conversations, with their messages inline (read-only transcript).
+
+Read-only: accepting, transferring, closing and resolving a chat go through chat.services from
+the chat pages, which enforce who may do each (docs/SECURITY.md "Admin")."""
 
 from django.contrib import admin
 
+from accounts.admin_permissions import ReadOnlyAdminMixin
 from chat.models import Conversation, Message
 
 
@@ -21,7 +25,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "topic", "franchise", "franchisee", "agent", "status", "created_at", "last_activity_at")
     list_filter = ("status", "resolved_in_chat", "franchise")
     search_fields = ("topic", "franchisee__username", "agent__username")

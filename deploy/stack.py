@@ -12,6 +12,7 @@ Every setting comes from the environment, with local defaults (see `stack_enviro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import socket
@@ -44,6 +45,9 @@ DEFAULTS = {
     "PROXY_COUNT": "1",
     "NGINX_PORT": "8080",
     "DAPHNE_PORTS": "8001,8002",
+    # Every process reaches PostgreSQL through PgBouncer (at most PGBOUNCER_POOL server connections).
+    "PGBOUNCER_PORT": "6432",
+    "PGBOUNCER_POOL": "10",
     "STACK_DIR": str(ROOT / "var" / "stack"),
 }
 
@@ -163,6 +167,75 @@ def write_nginx_conf(config: StackConfig, *, access_log: bool = True) -> Path:
     return path
 
 
+# --- PgBouncer ---------------------------------------------------------------------------
+
+
+PGBOUNCER_TEMPLATE = """\
+; Rendered by deploy/stack.py: transaction pooling in front of PostgreSQL.
+[databases]
+* = host=$server_host port=$server_port user=$server_user
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $listen_port
+unix_socket_dir =
+auth_type = any
+pool_mode = transaction
+default_pool_size = $pool_size
+reserve_pool_size = 0
+max_client_conn = 1000
+server_reset_query =
+ignore_startup_parameters = extra_float_digits,options
+"""
+
+
+def write_pgbouncer_ini(
+    run_dir: Path, *, listen_port: int, server_host: str, server_port: int, server_user: str, pool_size: int
+) -> Path:
+    """pgbouncer.ini for a local PostgreSQL with trust auth: at most `pool_size` server connections
+    per database and user, however many clients (Daphne threads, Celery processes) connect.
+    It logs to its standard error (honcho's output in `make stack`)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "pgbouncer.ini"
+    path.write_text(
+        Template(PGBOUNCER_TEMPLATE).substitute(
+            server_host=server_host,
+            server_port=server_port,
+            server_user=server_user,
+            listen_port=listen_port,
+            pool_size=pool_size,
+        )
+    )
+    path.chmod(0o644)  # as root PgBouncer runs as `nobody` (it refuses root), who must read it
+    return path
+
+
+def pgbouncer_command(ini: Path) -> list[str]:
+    found = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None)
+    if not found:
+        raise FileNotFoundError("pgbouncer is not installed (apt-get install -y pgbouncer)")
+    command = [found, str(ini)]
+    return ["runuser", "-u", "nobody", "--", *command] if os.geteuid() == 0 else command
+
+
+def wait_for_port(port: int, *, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{' '.join(process.args)} exited with {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout:.0f}s")
+
+
+def through_pgbouncer(database_url: str, port: int) -> str:
+    """The same database URL, through the PgBouncer on 127.0.0.1:`port`."""
+    parts = urlsplit(database_url)
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit((parts.scheme, f"{user}127.0.0.1:{port}", parts.path, parts.query, ""))
+
+
 # --- Processes -----------------------------------------------------------------------------
 
 
@@ -262,6 +335,21 @@ def main(argv: list[str] | None = None) -> int:
     # The Procfile names one line per Daphne process: web1 uses DAPHNE_PORT_1, and so on.
     for number, port in enumerate(config.daphne_ports, start=1):
         env[f"DAPHNE_PORT_{number}"] = str(port)
+    parts = urlsplit(env["DATABASE_URL"])
+    ini = write_pgbouncer_ini(
+        config.run_dir,
+        listen_port=int(env["PGBOUNCER_PORT"]),
+        server_host=parts.hostname or "127.0.0.1",
+        server_port=parts.port or 5432,
+        server_user=parts.username or "postgres",
+        pool_size=int(env["PGBOUNCER_POOL"]),
+    )
+    env["PGBOUNCER_CMD"] = " ".join(pgbouncer_command(ini))
+    env["DATABASE_URL"] = through_pgbouncer(env["DATABASE_URL"], int(env["PGBOUNCER_PORT"]))
+    env["PGBOUNCER"] = "true"
+    # PgBouncer is the bound here: threads keep their client connections to it, and it queues
+    # per transaction, not per request (docs/PERFORMANCE.md "Database connections").
+    env.setdefault("DB_POOL_MAX", "0")
     env["NGINX_BIN"] = nginx_binary()
     env["VENV_BIN"] = str(VENV_BIN)
     print(f"Stack ready: {config.base_url}/ (demo password: {args.password}); Ctrl-C stops every process.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_permissions import ReadOnlyAdminMixin
 from knowledge_base import services
 from knowledge_base.models import Article, ArticleFeedback, ArticleRevision, Category
 
@@ -83,7 +84,9 @@ class ArticleAdmin(admin.ModelAdmin):
 
 
 @admin.register(ArticleFeedback)
-class ArticleFeedbackAdmin(admin.ModelAdmin):
+class ArticleFeedbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Votes are the readers' (their counts live on the article): nobody edits them here."""
+
     list_display = ("article", "user", "helpful", "created_at")
     list_filter = ("helpful",)
     list_select_related = ("article", "user")

@@ -1,12 +1,15 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_permissions import ReadOnlyAdminMixin, SupervisorWritesMixin
 from notifications.models import Notification, NotificationPreference
 from notifications.services import mark_queryset_read
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Notifications come from notify() only; the admin lists them and marks them read."""
+
     list_display = ("title", "recipient", "kind", "created_at", "read_at")
     list_filter = ("kind", ("read_at", admin.EmptyFieldListFilter), "created_at")
     search_fields = ("title", "body", "recipient__username", "recipient__email")
@@ -23,7 +26,7 @@ class NotificationAdmin(admin.ModelAdmin):
 
 
 @admin.register(NotificationPreference)
-class NotificationPreferenceAdmin(admin.ModelAdmin):
+class NotificationPreferenceAdmin(SupervisorWritesMixin, admin.ModelAdmin):
     list_display = ("user", "kind", "in_app", "email")
     list_filter = ("kind", "in_app", "email")
     search_fields = ("user__username", "user__email")

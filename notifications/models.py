@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from notifications.kinds import KIND_CHOICES
+from support_portal.links import safe_link, validate_site_link
 
 
 class Notification(models.Model):
@@ -24,7 +25,7 @@ class Notification(models.Model):
     kind = models.CharField(_("tipo"), max_length=32, choices=KIND_CHOICES)
     title = models.CharField(_("título"), max_length=200)
     body = models.TextField(_("texto"), blank=True, max_length=2000)
-    url = models.CharField(_("enlace"), max_length=300, blank=True)
+    url = models.CharField(_("enlace"), max_length=300, blank=True, validators=[validate_site_link])
     target_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, null=True, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
     target = GenericForeignKey("target_type", "target_id")
@@ -42,6 +43,11 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipient} · {self.title}"
+
+    def save(self, *args, **kwargs) -> None:
+        # Whatever the entry point (notify(), the admin, a shell), only a link of this site is kept.
+        self.url = safe_link(self.url)
+        super().save(*args, **kwargs)
 
     @property
     def is_read(self) -> bool:

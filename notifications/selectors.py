@@ -11,6 +11,7 @@ from django.db.models import Count, QuerySet
 from accounts.access import is_agent
 from notifications.kinds import KINDS
 from notifications.models import Notification, NotificationPreference
+from support_portal.links import safe_link
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -51,7 +52,7 @@ def notification_frame(notification: Notification, unread: int) -> dict:
         "kind": notification.kind,
         "title": notification.title,
         "body": notification.body,
-        "url": notification.url,
+        "url": safe_link(notification.url),
         "created": notification.created_at.isoformat(),
         "unread": unread,
     }

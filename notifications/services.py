@@ -22,6 +22,7 @@ from notifications.kinds import KINDS
 from notifications.models import Notification, NotificationPreference
 from notifications.push import group_send, group_send_many
 from notifications.selectors import channels_for, channels_for_many, notification_frame, unread_count, unread_counts
+from support_portal.links import safe_link
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -39,6 +40,7 @@ __all__ = [
     "push_to_agents",
     "push_to_group",
     "push_to_groups",
+    "safe_link",
     "save_preferences",
     "unread_count",
     "user_group",
@@ -52,14 +54,6 @@ AGENTS_GROUP = "notifications.agents"
 def user_group(user_id: int) -> str:
     """Channel-layer group of one user's notification sockets."""
     return f"notifications.user.{user_id}"
-
-
-def safe_link(url: str) -> str:
-    """Keep only site-relative links ("/tickets/4/"): nothing external, no `javascript:`."""
-    url = (url or "").strip()
-    if not url.startswith("/") or url.startswith("//") or "\\" in url:
-        return ""
-    return url[:300]
 
 
 def push_to_group(group: str, frame: dict) -> bool:

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from notifications.models import Notification
+from support_portal.links import safe_link
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,8 @@ logger = logging.getLogger(__name__)
 def absolute_link(path: str) -> str:
     """settings.SITE_URL + a site-relative path (the portal's home when there is none)."""
     base = settings.SITE_URL.rstrip("/")
-    return f"{base}{path}" if path.startswith("/") else f"{base}/"
+    path = safe_link(path)
+    return f"{base}{path}" if path else f"{base}/"
 
 
 def build_email(notification: Notification) -> EmailMultiAlternatives:

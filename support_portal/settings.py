@@ -107,6 +107,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # (measured on a chat message: 20 ms reopening SQLite against 5.5 ms with a kept connection).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Bounded connections per process whatever the concurrency (docs/RELIABILITY.md): every
+    # request, socket and Celery thread borrows from a psycopg pool of at most DB_POOL_MAX and
+    # waits up to DB_POOL_TIMEOUT s for one; DB_POOL_MAX=0 turns it off (e.g. behind PgBouncer).
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options["application_name"] = env.str("DB_APPLICATION_NAME", default="support_portal")
+    if env.int("DB_POOL_MAX", default=8) > 0:
+        _db_options["pool"] = {
+            "min_size": env.int("DB_POOL_MIN", default=1),
+            "max_size": env.int("DB_POOL_MAX", default=8),
+            "timeout": env.float("DB_POOL_TIMEOUT", default=20.0),
+        }
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django requires 0
+    # PgBouncer in transaction mode cannot keep server-side cursors between transactions.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("PGBOUNCER", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------

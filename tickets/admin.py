@@ -1,12 +1,16 @@
 """Django admin for tickets: filters, search, inline comments and events, actions through services."""
 
+from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.access import is_agent, is_supervisor
+from accounts.access import is_supervisor
+from accounts.admin_permissions import SupervisorWritesMixin
+from accounts.models import User
 from tickets import services
 from tickets.calendars import library_holidays
 from tickets.models import (
@@ -20,7 +24,11 @@ from tickets.models import (
     Status,
     SupportCalendar,
     Ticket,
+    watcher_outsiders,
 )
+
+#: What the change form may edit; each goes through its service (timeline event, notifications).
+EDITABLE = ("priority", "category", "assignee", "watchers")
 
 
 class CommentInline(admin.TabularInline):
@@ -81,6 +89,40 @@ def claim_selected(modeladmin, request: HttpRequest, queryset: QuerySet[Ticket])
         modeladmin.message_user(request, error, messages.ERROR)
 
 
+class TicketAdminForm(forms.ModelForm):
+    """Checks the same rules as the services before anything is saved, to show them as form errors."""
+
+    class Meta:
+        model = Ticket
+        fields = EDITABLE
+
+    def __init__(self, *args, actor: User | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+        if "watchers" in self.fields and self.instance.pk:
+            staff = Q(role__in=(User.Role.AGENT, User.Role.SUPERVISOR))
+            self.fields["watchers"].queryset = User.objects.filter(
+                staff | Q(franchise_id=self.instance.franchise_id), is_active=True
+            )
+
+    def clean_watchers(self):
+        watchers = self.cleaned_data["watchers"]
+        outsiders = watcher_outsiders(self.instance.franchise_id, [u.pk for u in watchers])
+        if outsiders:
+            raise ValidationError(_("Solo siguen un ticket el equipo de soporte y su franquicia."))
+        return watchers
+
+    def clean_assignee(self):
+        assignee = self.cleaned_data.get("assignee")
+        stored = Ticket.objects.select_related("assignee").get(pk=self.instance.pk)
+        if (assignee.pk if assignee else None) != stored.assignee_id:
+            try:
+                services.check_assignment(ticket=stored, actor=self.actor, assignee=assignee)
+            except services.TicketError as exc:
+                raise ValidationError(str(exc)) from exc
+        return assignee
+
+
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     list_display = (
@@ -107,7 +149,14 @@ class TicketAdmin(admin.ModelAdmin):
         _bulk_status(Status.CLOSED, _("Cerrar")),
         _bulk_status(Status.ON_HOLD, _("Poner en espera")),
     )
+    form = TicketAdminForm
     readonly_fields = (
+        "franchise",
+        "requester",
+        "subject",
+        "description",
+        "source",
+        "merged_into",
         "status",
         "sla_state",
         "first_response_due",
@@ -127,13 +176,47 @@ class TicketAdmin(admin.ModelAdmin):
         # tickets are opened through /tickets/new/ so that SLA, assignment and notifications apply
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Ticket | None = None) -> bool:
+        # a ticket is closed, not deleted; only a supervisor may remove one (e.g. spam)
+        return is_supervisor(request.user) and super().has_delete_permission(request, obj)
+
+    def get_form(self, request: HttpRequest, obj: Ticket | None = None, change: bool = False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+
+        class WithActor(form_class):
+            def __init__(self, *args, **kw) -> None:
+                super().__init__(*args, actor=request.user, **kw)
+
+        return WithActor
+
+    def save_model(self, request: HttpRequest, obj: Ticket, form, change: bool) -> None:
+        """Every change through its service, in the admin's transaction; never `obj.save()`."""
+        stored = Ticket.objects.get(pk=obj.pk)
+        actor = request.user
+        changed = set(form.changed_data)
+        if "priority" in changed:
+            stored = services.change_priority(ticket=stored, actor=actor, priority=obj.priority)
+        if "category" in changed:
+            stored = services.change_category(ticket=stored, actor=actor, category=obj.category)
+        if "assignee" in changed:
+            if obj.assignee is None:
+                stored = services.unassign(ticket=stored, actor=actor)
+            else:
+                stored = services.assign(ticket=stored, actor=actor, assignee=obj.assignee)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        watchers = form.cleaned_data.pop("watchers", None)
+        super().save_related(request, form, formsets, change)  # the inlines are read-only
+        if watchers is not None and "watchers" in form.changed_data:
+            services.set_watchers(ticket=form.instance, actor=request.user, watchers=watchers)
+
     @admin.display(description=_("número"), ordering="id")
     def number(self, obj: Ticket) -> str:
         return obj.number
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(SupervisorWritesMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "active", "calendar")
     list_filter = ("active",)
     search_fields = ("name", "slug")
@@ -142,7 +225,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(SlaPolicy)
-class SlaPolicyAdmin(admin.ModelAdmin):
+class SlaPolicyAdmin(SupervisorWritesMixin, admin.ModelAdmin):
     list_display = ("priority", "first_response_minutes", "resolution_minutes", "at_risk_percent", "calendar")
 
 
@@ -157,27 +240,12 @@ class CalendarHolidayInline(admin.TabularInline):
 
 
 @admin.register(SupportCalendar)
-class SupportCalendarAdmin(admin.ModelAdmin):
+class SupportCalendarAdmin(SupervisorWritesMixin, admin.ModelAdmin):
     """Support calendars: supervisors edit them, agents may look (the SLA clocks follow them)."""
 
     list_display = ("name", "time_zone", "holiday_country", "holiday_subdivision", "is_default")
     inlines = (CalendarHoursInline, CalendarHolidayInline)
     readonly_fields = ("library_holidays_this_year",)
-
-    def _supervisor(self, request: HttpRequest) -> bool:
-        return is_supervisor(request.user)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return self._supervisor(request)
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return self._supervisor(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return self._supervisor(request)
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return is_agent(request.user)
 
     @admin.display(description=_("festivos del año (nacionales y regionales)"))
     def library_holidays_this_year(self, obj: SupportCalendar) -> str:

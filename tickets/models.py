@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.signals import m2m_changed
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -328,8 +331,42 @@ class Ticket(models.Model):
     def __str__(self) -> str:
         return f"{self.number} {self.subject}"
 
+    def save(self, *args, **kwargs) -> None:
+        update_fields = kwargs.get("update_fields")
+        checked = update_fields is None or {"franchise", "requester"} & set(update_fields)
+        if checked and (errors := self.member_errors()):
+            raise ValidationError(errors)
+        super().save(*args, **kwargs)
+        self._stored_franchise_id = self.franchise_id
+
     def get_absolute_url(self) -> str:
         return reverse("tickets:detail", args=[self.pk])
+
+    # --- invariants: whatever the entry point (services, admin, API, shell) ----------------------
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._stored_franchise_id = instance.__dict__.get("franchise_id")
+        return instance
+
+    def member_errors(self) -> dict[str, str]:
+        """The ticket stays in its franchise and its requester belongs to it."""
+        errors = {}
+        stored = getattr(self, "_stored_franchise_id", None)
+        if self.pk and stored is not None and self.franchise_id != stored:
+            errors["franchise"] = _("Un ticket no cambia de franquicia: abre uno nuevo en la otra.")
+        if self.requester_id and self.franchise_id:
+            from accounts.models import User
+
+            if not User.objects.filter(pk=self.requester_id, franchise_id=self.franchise_id).exists():
+                errors["requester"] = _("El solicitante debe pertenecer a la franquicia del ticket.")
+        return errors
+
+    def clean(self) -> None:
+        super().clean()
+        if errors := self.member_errors():
+            raise ValidationError(errors)
 
     @property
     def number(self) -> str:
@@ -374,6 +411,7 @@ class Event(models.Model):
         PRIORITY = "priority", _("Prioridad")
         CATEGORY = "category", _("Categoría")
         ASSIGNED = "assigned", _("Asignación")
+        WATCHERS = "watchers", _("Seguidores")
         SLA_AT_RISK = "sla_at_risk", _("SLA en riesgo")
         SLA_BREACHED = "sla_breached", _("SLA incumplido")
         MERGED = "merged", _("Fusión")
@@ -453,3 +491,35 @@ class AssignmentCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → {self.last_agent_id}"
+
+
+def watcher_outsiders(franchise_id: int, user_ids) -> list:
+    """Users among `user_ids` who may not follow a ticket of `franchise_id`: only its own
+    franchisees and support staff may (a watcher receives the ticket's public comments)."""
+    from accounts.models import User
+
+    return list(
+        User.objects.filter(pk__in=list(user_ids))
+        .exclude(role__in=(User.Role.AGENT, User.Role.SUPERVISOR))
+        .exclude(franchise_id=franchise_id)
+    )
+
+
+@receiver(m2m_changed, sender=Ticket.watchers.through)
+def _watchers_belong_to_the_franchise(sender, instance, action, reverse, pk_set, **kwargs) -> None:
+    """Refuse (ValidationError) a watcher from another franchise, from either side of the relation."""
+    if action != "pre_add" or not pk_set:
+        return
+    if reverse:  # user.watched_tickets.add(*tickets)
+        franchise_ids = set(Ticket.objects.filter(pk__in=pk_set).values_list("franchise_id", flat=True))
+        outsiders = [u for fid in franchise_ids for u in watcher_outsiders(fid, [instance.pk])]
+    else:
+        outsiders = watcher_outsiders(instance.franchise_id, pk_set)
+    if outsiders:
+        names = ", ".join(sorted({u.username for u in outsiders}))
+        raise ValidationError(
+            {
+                "watchers": _("Solo siguen un ticket el equipo de soporte y su franquicia: %(names)s no.")
+                % {"names": names}
+            }
+        )

@@ -32,6 +32,7 @@ from tickets.models import (
     Source,
     Status,
     Ticket,
+    watcher_outsiders,
 )
 
 
@@ -537,6 +538,29 @@ def claim(*, ticket: Ticket, actor: User) -> Ticket:
     return ticket
 
 
+def check_assignment(*, ticket: Ticket, actor: User, assignee: User | None) -> None:
+    """The assignment rule (pages, admin, API): raise TicketError unless `actor` may give the
+    ticket to `assignee` (None: back to the queue). Taking it from another agent, or putting
+    another agent's ticket back, is for supervisors (or that agent)."""
+    _require_agent(actor)
+    if assignee is not None and not is_agent(assignee):
+        raise TicketError(_("Solo se puede asignar a un agente activo."))
+    current = ticket.assignee
+    if current is None or current.pk == actor.pk or is_supervisor(actor):
+        pass
+    elif assignee is None:
+        raise TicketError(
+            _("Solo %(who)s o un supervisor pueden devolverlo a la cola.") % {"who": current.display_name}
+        )
+    elif assignee.pk != current.pk:
+        raise TicketError(
+            _("%(who)s ya tiene el ticket %(n)s; solo un supervisor puede reasignarlo.")
+            % {"who": current.display_name, "n": ticket.number}
+        )
+    if assignee is not None and current != assignee and not ticket.is_active:
+        raise TicketError(_("Este ticket ya no está activo."))
+
+
 def assign(*, ticket: Ticket, actor: User, assignee: User) -> Ticket:
     """Give a ticket to an agent. Taking it from another agent is for supervisors (or that agent)."""
     _require_agent(actor)
@@ -547,13 +571,7 @@ def assign(*, ticket: Ticket, actor: User, assignee: User) -> Ticket:
         if ticket.assignee_id == assignee.pk:
             return ticket
         current = ticket.assignee
-        if current is not None and current.pk != actor.pk and not is_supervisor(actor):
-            raise TicketError(
-                _("%(who)s ya tiene el ticket %(n)s; solo un supervisor puede reasignarlo.")
-                % {"who": current.display_name, "n": ticket.number}
-            )
-        if not ticket.is_active:
-            raise TicketError(_("Este ticket ya no está activo."))
+        check_assignment(ticket=ticket, actor=actor, assignee=assignee)
         ticket.assignee = assignee
         ticket.save(update_fields=["assignee", "updated_at"])
         _event(
@@ -582,13 +600,47 @@ def unassign(*, ticket: Ticket, actor: User) -> Ticket:
         current = ticket.assignee
         if current is None:
             return ticket
-        if current.pk != actor.pk and not is_supervisor(actor):
-            raise TicketError(
-                _("Solo %(who)s o un supervisor pueden devolverlo a la cola.") % {"who": current.display_name}
-            )
+        check_assignment(ticket=ticket, actor=actor, assignee=None)
         ticket.assignee = None
         ticket.save(update_fields=["assignee", "updated_at"])
         _event(ticket, actor, Event.Kind.ASSIGNED, old=current.display_name)
+    return ticket
+
+
+# --- watchers -------------------------------------------------------------------
+
+
+def set_watchers(*, ticket: Ticket, actor: User, watchers: Iterable[User]) -> Ticket:
+    """Replace who follows a ticket (agents): only its franchise's people and support staff
+    (ValidationError otherwise, nothing changed); an internal timeline event names the changes."""
+    _require_agent(actor)
+    wanted = {user.pk: user for user in watchers}
+    outsiders = watcher_outsiders(ticket.franchise_id, wanted)
+    if outsiders:
+        raise ValidationError(
+            {
+                "watchers": _("Solo siguen un ticket el equipo de soporte y su franquicia: %(names)s no.")
+                % {"names": ", ".join(sorted(u.username for u in outsiders))}
+            }
+        )
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        current = {user.pk: user for user in ticket.watchers.all()}
+        added = [wanted[pk] for pk in wanted.keys() - current.keys()]
+        removed = [current[pk] for pk in current.keys() - wanted.keys()]
+        if not (added or removed):
+            return ticket
+        ticket.watchers.remove(*removed)
+        ticket.watchers.add(*added)
+        _event(
+            ticket,
+            actor,
+            Event.Kind.WATCHERS,
+            old=", ".join(sorted(u.display_name for u in removed)),
+            new=", ".join(sorted(u.display_name for u in added)),
+            internal=True,
+        )
+        ticket.save(update_fields=["updated_at"])
     return ticket
 
 

@@ -49,8 +49,10 @@
   }
 
   function safeUrl(url) {
-    // Only site-relative links (the server already stores nothing else).
-    return typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/" ? url : "";
+    // Only site-relative links, as support_portal/links.py:safe_link (the server sends nothing
+    // else): a path, no "//host" or "/\\host", no backslash or control characters.
+    if (typeof url !== "string" || url.charAt(0) !== "/" || url.length > 300) { return ""; }
+    return /^\/(?![\/\\])[^\\\u0000-\u001f\u007f]*$/.test(url) ? url : "";
   }
 
   function formatTime(iso) {
