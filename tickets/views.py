@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -17,6 +16,7 @@ from accounts.access import is_agent, is_franchisee, is_supervisor
 from accounts.decorators import agent_required
 from accounts.models import User
 from notifications.services import mark_read_for_target
+from support_portal.redirects import safe_next
 from tickets import figures, selectors, services
 from tickets.forms import BulkForm, CommentForm, RateForm, TicketForm
 from tickets.ids import parse_id
@@ -40,10 +40,7 @@ def _errors_text(exc: ValidationError) -> str:
 
 
 def _back(request: HttpRequest, ticket: Ticket) -> HttpResponseRedirect:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return redirect(target)
-    return redirect(ticket.get_absolute_url())
+    return redirect(safe_next(request, ticket.get_absolute_url()))
 
 
 def _act(request: HttpRequest, ticket: Ticket, action: Callable[[], object], done: str) -> HttpResponseRedirect:
@@ -300,9 +297,7 @@ def ticket_draft_article(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def ticket_bulk(request: HttpRequest) -> HttpResponse:
     form = BulkForm(request.POST)
-    target = request.POST.get("next", "")
-    if not (target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})):
-        target = "/agent/"
+    target = safe_next(request, "/agent/")
     if not form.is_valid():
         messages.error(request, _("Selecciona tickets y una acción válida."))
         return redirect(target)
