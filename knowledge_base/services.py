@@ -29,6 +29,7 @@ from knowledge_base.models import (
 )
 from notifications.kinds import ARTICLE_PUBLISHED, ARTICLE_REVIEW_DUE
 from notifications.services import notify
+from support_portal.text import INVISIBLE_MESSAGE, has_visible_text
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -103,8 +104,10 @@ def _clean_fields(fields: dict) -> dict:
     cleaned = dict(fields)
     if "title" in cleaned:
         cleaned["title"] = " ".join(str(cleaned["title"] or "").split())[:TITLE_MAX]
-        if not cleaned["title"]:
+        if not has_visible_text(cleaned["title"]):
             raise ValidationError({"title": _("El título es obligatorio.")})
+    if "body" in cleaned and not has_visible_text(cleaned["body"]):
+        raise ValidationError({"body": INVISIBLE_MESSAGE})
     if "body" in cleaned and len(cleaned["body"] or "") > BODY_MAX:
         raise ValidationError({"body": _("El contenido es demasiado largo.")})
     if "summary" in cleaned:

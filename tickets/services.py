@@ -16,6 +16,7 @@ from accounts.access import can_see_franchise, is_agent, is_franchisee, is_super
 from accounts.models import Franchise, User
 from notifications import kinds
 from notifications.services import notify
+from support_portal.text import INVISIBLE_MESSAGE, has_visible_text
 from tickets import assignment, sla
 from tickets.attachments import SERVE_AS, extension_of, safe_display_name, storage_name, validate_uploads
 from tickets.models import (
@@ -152,6 +153,8 @@ def _check_text(value: str, *, field: str, max_length: int) -> str:
     value = (value or "").strip()
     if not value:
         raise ValidationError({field: _("Este campo es obligatorio.")})
+    if not has_visible_text(value):
+        raise ValidationError({field: INVISIBLE_MESSAGE})
     if len(value) > max_length:
         raise ValidationError({field: _("Como máximo %(n)d caracteres.") % {"n": max_length}})
     return value
