@@ -266,11 +266,16 @@ def record_view(*, article: Article, user: User) -> bool:
 @transaction.atomic
 def submit_feedback(*, article: Article, user: User, helpful: bool, comment: str = "") -> ArticleFeedback:
     """One vote per user and article; a second vote is refused and changes nothing."""
+    repeat = ValidationError(_("Ya has valorado este artículo."))
     if ArticleFeedback.objects.filter(article=article, user=user).exists():
-        raise ValidationError(_("Ya has valorado este artículo."))
-    feedback = ArticleFeedback.objects.create(
-        article=article, user=user, helpful=bool(helpful), comment=" ".join((comment or "").split())[:1000]
-    )
+        raise repeat
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent duplicate vote is a repeat, not a 500
+            feedback = ArticleFeedback.objects.create(
+                article=article, user=user, helpful=bool(helpful), comment=" ".join((comment or "").split())[:1000]
+            )
+    except IntegrityError as exc:
+        raise repeat from exc
     counter = "helpful_count" if helpful else "not_helpful_count"
     Article.objects.filter(pk=article.pk).update(**{counter: F(counter) + 1})
     return feedback
