@@ -5,10 +5,11 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from chat.models import TOPIC_MAX
+from support_portal.text import VisibleCharField
 
 
 class StartForm(forms.Form):
-    topic = forms.CharField(
+    topic = VisibleCharField(
         label=_("¿En qué podemos ayudarte?"),
         max_length=TOPIC_MAX,
         widget=forms.TextInput(

@@ -19,6 +19,7 @@ from chat.models import BODY_MAX, CLIENT_ID_MAX, TOPIC_MAX, Conversation, Messag
 from notifications.kinds import CHAT_ACCEPTED, CHAT_MESSAGE
 from notifications.models import Notification
 from notifications.services import notify, push_to_agents, push_to_group
+from support_portal.text import has_visible_text
 
 if TYPE_CHECKING:
     from tickets.models import Ticket
@@ -121,7 +122,7 @@ def start_conversation(*, franchisee: User, topic: str) -> Conversation:
     if not is_franchisee(franchisee):
         raise Forbidden(_("Solo un franquiciado puede iniciar un chat."))
     topic = " ".join((topic or "").split())
-    if not topic:
+    if not has_visible_text(topic):
         raise Invalid(_("Indica el tema de la consulta."))
     if len(topic) > TOPIC_MAX:
         raise TooLong(_("El tema no puede superar %(max)d caracteres.") % {"max": TOPIC_MAX})
@@ -302,7 +303,7 @@ def post_message(
     client_id = client_id.strip()
     if not client_id or len(client_id) > CLIENT_ID_MAX:
         raise Invalid(_("client_id debe tener entre 1 y %(max)d caracteres.") % {"max": CLIENT_ID_MAX})
-    if not body.strip():
+    if not has_visible_text(body):
         raise Invalid(_("El mensaje está vacío."))
     if len(body) > BODY_MAX:
         raise TooLong(_("El mensaje supera los %(max)d caracteres.") % {"max": BODY_MAX})

@@ -17,6 +17,7 @@ from accounts.decorators import agent_required
 from chat import selectors, services
 from chat.forms import RateForm, StartForm, TransferForm
 from chat.models import Conversation
+from support_portal.idempotency import InFlight, Submission, token_for_form
 
 PAGE_SIZE = 20
 
@@ -33,16 +34,26 @@ def index(request: HttpRequest) -> HttpResponse:
         if not is_franchisee(request.user):
             messages.error(request, _("Solo un franquiciado puede iniciar un chat."))
             return redirect("chat:index")
+        submission = Submission(request, "chat.start")
+        try:
+            replay = submission.replayed()
+        except InFlight:
+            return HttpResponse(_("Tu envío anterior aún se está procesando."), status=409, content_type="text/plain")
+        if replay is not None:
+            return redirect(replay)
         if form.is_valid():
             try:
                 conversation = services.start_conversation(franchisee=request.user, topic=form.cleaned_data["topic"])
             except services.ChatError as error:
                 form.add_error("topic", error.detail)
             else:
+                submission.done(conversation.get_absolute_url())
                 return redirect(conversation.get_absolute_url())
+        submission.release()
     page = Paginator(selectors.my_conversations(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "form": form,
+        "submission_token": token_for_form(request),
         "page": page,
         "agents_online": selectors.agents_online(),
         "ticket_link": _ticket_link(),

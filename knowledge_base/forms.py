@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from knowledge_base.models import BODY_MAX, COMMENT_MAX, Article, Category
+from support_portal.text import validate_visible_text
 
 
 class ArticleForm(forms.ModelForm):
@@ -27,6 +28,8 @@ class ArticleForm(forms.ModelForm):
         self.fields["owner"].queryset = User.objects.filter(role__in=("agent", "supervisor"), is_active=True).order_by(
             "username"
         )
+        for name in ("title", "body"):  # the required text fields
+            self.fields[name].validators.append(validate_visible_text)
         if self.instance.pk:
             self.fields["status"].initial = self.instance.status
 

@@ -150,7 +150,7 @@ def search_articles(
     result = SearchResult(query=query, category=category)
     limit = max(1, min(int(limit or 10), MAX_LIMIT))
     try:
-        vocabulary = vocabulary_for(connections["default"].get_backend())
+        vocabulary = vocabulary_for(connections["default"].get_backend(), statuses=visible_statuses(user))
         plan = build_query(query, vocabulary=vocabulary)
         result.suggestion = plan.suggestion
         if not plan.query_string:

@@ -29,6 +29,7 @@ from knowledge_base.models import (
 )
 from notifications.kinds import ARTICLE_PUBLISHED, ARTICLE_REVIEW_DUE
 from notifications.services import notify
+from support_portal.text import INVISIBLE_MESSAGE, has_visible_text
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -103,8 +104,10 @@ def _clean_fields(fields: dict) -> dict:
     cleaned = dict(fields)
     if "title" in cleaned:
         cleaned["title"] = " ".join(str(cleaned["title"] or "").split())[:TITLE_MAX]
-        if not cleaned["title"]:
+        if not has_visible_text(cleaned["title"]):
             raise ValidationError({"title": _("El título es obligatorio.")})
+    if "body" in cleaned and not has_visible_text(cleaned["body"]):
+        raise ValidationError({"body": INVISIBLE_MESSAGE})
     if "body" in cleaned and len(cleaned["body"] or "") > BODY_MAX:
         raise ValidationError({"body": _("El contenido es demasiado largo.")})
     if "summary" in cleaned:
@@ -263,11 +266,16 @@ def record_view(*, article: Article, user: User) -> bool:
 @transaction.atomic
 def submit_feedback(*, article: Article, user: User, helpful: bool, comment: str = "") -> ArticleFeedback:
     """One vote per user and article; a second vote is refused and changes nothing."""
+    repeat = ValidationError(_("Ya has valorado este artículo."))
     if ArticleFeedback.objects.filter(article=article, user=user).exists():
-        raise ValidationError(_("Ya has valorado este artículo."))
-    feedback = ArticleFeedback.objects.create(
-        article=article, user=user, helpful=bool(helpful), comment=" ".join((comment or "").split())[:1000]
-    )
+        raise repeat
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent duplicate vote is a repeat, not a 500
+            feedback = ArticleFeedback.objects.create(
+                article=article, user=user, helpful=bool(helpful), comment=" ".join((comment or "").split())[:1000]
+            )
+    except IntegrityError as exc:
+        raise repeat from exc
     counter = "helpful_count" if helpful else "not_helpful_count"
     Article.objects.filter(pk=article.pk).update(**{counter: F(counter) + 1})
     return feedback

@@ -1,7 +1,9 @@
 """Typo tolerance and "did you mean": a one-edit corrector over the published vocabulary.
 
-The vocabulary is the set of folded words of published articles (the index's `spell` field
-with Whoosh, the database otherwise) and how many articles use each. Corrections use a
+The vocabulary is the set of folded words of the articles the asking user may read (published
+ones for franchisees: the index's `spell` field of live documents with Whoosh, the database
+otherwise) and how many of those articles use each; whether a typed word is "known" is asked of
+the same articles, so neither a suggestion nor its absence reveals a draft. Corrections use a
 symmetric one-deletion index (SymSpell style), so one lookup covers an insertion, a deletion,
 a substitution or a swap of two neighbouring letters (`imrpesora` -> `impresora`) in
 microseconds; the index is built lazily, once per index generation, only when a query has an
@@ -19,7 +21,7 @@ from django.db.models import Count, Max
 from knowledge_base.analysis import WORD_RE, fold, word_forms
 
 _lock = threading.Lock()
-_cache: dict[str, tuple[object, Corrector]] = {}
+_cache: dict[str, tuple[object, object]] = {}  # key -> (index generation, value)
 
 
 def _deletes(word: str) -> set[str]:
@@ -90,59 +92,86 @@ class Vocabulary:
         return self._corrector().correct(word)
 
 
-def vocabulary_for(backend) -> Vocabulary:
-    """The vocabulary of the current index (Whoosh) or of the published articles (others)."""
+def vocabulary_for(backend, statuses: Iterable[str] = ("published",)) -> Vocabulary:
+    """The vocabulary of the articles in `statuses` (those the asking user may read).
+
+    Whoosh: the current index, counting only live documents in those statuses (a deleted or
+    re-indexed document keeps its terms in the lexicon until a merge, so the raw term list would
+    still hold the words of an article that was unpublished). Other backends: the database.
+    """
+    statuses = tuple(sorted(set(statuses)))
     if hasattr(backend, "_kb_searcher"):
-        return _whoosh_vocabulary(backend)
-    return _database_vocabulary()
+        return _whoosh_vocabulary(backend, statuses)
+    return _database_vocabulary(statuses)
 
 
-def _cached(key: str, version: object, build) -> Corrector:
+def _cached(key: str, version: object, build):
     with _lock:
         hit = _cache.get(key)
         if hit and hit[0] == version:
             return hit[1]
-    corrector = build()
+    value = build()
     with _lock:
-        _cache[key] = (version, corrector)
-    return corrector
+        _cache[key] = (version, value)
+    return value
 
 
 KNOWN_FIELDS = ("title", "tags", "summary", "text")
 
 
-def _whoosh_vocabulary(backend) -> Vocabulary:
+def _whoosh_vocabulary(backend, statuses: tuple[str, ...]) -> Vocabulary:
     searcher = backend._kb_searcher()
     reader = searcher.reader()
     version = reader.generation()
+    key = f"whoosh:{backend.path}:{','.join(statuses)}"
+
+    def readable() -> frozenset[int]:
+        """Live documents (iter_docs skips deleted ones) in the allowed statuses."""
+        return _cached(
+            key + ":docs",
+            version,
+            lambda: frozenset(n for n, stored in reader.iter_docs() if stored.get("status") in statuses),
+        )
+
+    def in_readable(field: str, text: str) -> bool:
+        if not reader.doc_frequency(field, text):
+            return False
+        docs = readable()
+        return any(n in docs for n in reader.postings(field, text).all_ids())
 
     def build() -> Corrector:
         if "spell" not in reader.indexed_field_names():
             return Corrector({})
-        return Corrector({term.decode("utf-8"): info.doc_frequency() for term, info in reader.iter_field("spell")})
+        docs = readable()
+        frequencies = {}
+        for term, _info in reader.iter_field("spell"):
+            count = sum(1 for n in reader.postings("spell", term).all_ids() if n in docs)
+            if count:
+                frequencies[term.decode("utf-8")] = count
+        return Corrector(frequencies)
 
     def known(word: str) -> bool:
         forms = word_forms(word.lower())
-        return any(reader.doc_frequency(field, form) for field in KNOWN_FIELDS for form in forms)
+        return any(in_readable(field, form) for field in KNOWN_FIELDS for form in forms)
 
-    return Vocabulary(lambda: _cached(f"whoosh:{backend.path}", version, build), known)
+    return Vocabulary(lambda: _cached(key, version, build), known)
 
 
-def _database_vocabulary() -> Vocabulary:
+def _database_vocabulary(statuses: tuple[str, ...]) -> Vocabulary:
     from knowledge_base.models import Article
     from knowledge_base.rendering import markdown_to_text
 
-    published = Article.objects.filter(status=Article.Status.PUBLISHED)
-    version = tuple(published.aggregate(n=Count("id"), last=Max("updated_at")).values())
+    readable = Article.objects.filter(status__in=statuses)
+    version = tuple(readable.aggregate(n=Count("id"), last=Max("updated_at")).values())
 
     def build() -> Corrector:
         counts: Counter[str] = Counter()
-        for title, tags, summary, body in published.values_list("title", "tags", "summary", "body").iterator():
+        for title, tags, summary, body in readable.values_list("title", "tags", "summary", "body").iterator():
             counts.update(set(_words([title, tags, summary, markdown_to_text(body)])))
         return Corrector(dict(counts))
 
     def corrector() -> Corrector:
-        return _cached("database", version, build)
+        return _cached(f"database:{','.join(statuses)}", version, build)
 
     def known(word: str) -> bool:
         vocabulary = corrector()

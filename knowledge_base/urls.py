@@ -1,5 +1,6 @@
 from django.urls import path
 
+import support_portal.converters  # noqa: F401  registers <id:…>
 from knowledge_base import views
 
 app_name = "knowledge_base"
@@ -16,8 +17,8 @@ urlpatterns = [
     path("<slug:slug>/status/", views.change_status, name="status"),
     path("<slug:slug>/reviewed/", views.reviewed, name="reviewed"),
     path("<slug:slug>/history/", views.history, name="history"),
-    path("<slug:slug>/history/<int:number>/", views.revision_diff, name="revision"),
-    path("<slug:slug>/history/<int:number>/restore/", views.restore, name="restore"),
+    path("<slug:slug>/history/<id:number>/", views.revision_diff, name="revision"),
+    path("<slug:slug>/history/<id:number>/restore/", views.restore, name="restore"),
     path("<slug:slug>/feedback/", views.feedback, name="feedback"),
     path("<slug:slug>/deflection/", views.deflection, name="deflection"),
 ]

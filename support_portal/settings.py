@@ -147,6 +147,16 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0)
 
+# Per-IP throttle of failed logins (password spraying), on top of the username+IP lockout:
+# "N/SECONDS" over the shared cache (support_portal/throttle.py); "0" turns it off.
+LOGIN_IP_FAILURE_RATE = env.str("LOGIN_IP_FAILURE_RATE", default="30/900")
+
+# --- Creation limits and one-time submission tokens (support_portal/throttle.py, idempotency.py)
+# Per user, "N/SECONDS" ("0" = off): every entry point goes through the services that apply them.
+TICKET_CREATE_RATE = env.str("TICKET_CREATE_RATE", default="10/600")
+COMMENT_CREATE_RATE = env.str("COMMENT_CREATE_RATE", default="30/300")
+SUBMISSION_TOKEN_TTL = env.int("SUBMISSION_TOKEN_TTL", default=86400)  # seconds a replay is recognised
+
 # --- Internationalisation ---------------------------------------------------
 LANGUAGE_CODE = "es"
 LANGUAGES = [("es", _("Español")), ("en", _("English"))]

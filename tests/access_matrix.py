@@ -151,7 +151,7 @@ ADMIN_INDEX = Rule("/admin/", get="login login login 200")
 # WebSocket routes (support_portal.routing), keyed by their route pattern.
 WS_MATRIX: dict[str, Rule] = {
     "ws/notifications/": Rule("/ws/notifications/", get="4401 open open open"),
-    "ws/chat/<int:conversation_id>/": Rule("/ws/chat/{conversation}/", get="4401 open 4404 open"),
+    "ws/chat/<id:conversation_id>/": Rule("/ws/chat/{conversation}/", get="4401 open 4404 open"),
 }
 FOREIGN_ORIGIN_CLOSE = "4403"
 

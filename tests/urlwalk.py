@@ -9,6 +9,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 SAMPLE_VALUES = {
     "int": "1",
+    "id": "1",
     "slug": "some-slug",
     "str": "something",
     "uuid": "00000000-0000-0000-0000-000000000001",

@@ -8,6 +8,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Franchise, User
+from support_portal.text import VisibleCharField
 from tickets.attachments import ALLOWED, MAX_FILES, validate_uploads
 from tickets.ids import parse_id
 from tickets.models import COMMENT_MAX, DESCRIPTION_MAX, SUBJECT_MAX, Category, Priority, Status
@@ -39,8 +40,8 @@ FILES_HELP = lazy(
 
 
 class TicketForm(forms.Form):
-    subject = forms.CharField(label=_("Asunto"), max_length=SUBJECT_MAX)
-    description = forms.CharField(
+    subject = VisibleCharField(label=_("Asunto"), max_length=SUBJECT_MAX)
+    description = VisibleCharField(
         label=_("Descripción"),
         max_length=DESCRIPTION_MAX,
         widget=forms.Textarea(attrs={"rows": 8}),
@@ -74,7 +75,7 @@ class TicketForm(forms.Form):
 
 
 class CommentForm(forms.Form):
-    body = forms.CharField(label=_("Respuesta"), max_length=COMMENT_MAX, widget=forms.Textarea(attrs={"rows": 5}))
+    body = VisibleCharField(label=_("Respuesta"), max_length=COMMENT_MAX, widget=forms.Textarea(attrs={"rows": 5}))
     internal = forms.BooleanField(label=_("Nota interna (solo agentes)"), required=False)
     files = MultipleFileField(label=_("Adjuntos"), help_text=FILES_HELP)
 

@@ -16,6 +16,8 @@ from accounts.access import can_see_franchise, is_agent, is_franchisee, is_super
 from accounts.models import Franchise, User
 from notifications import kinds
 from notifications.services import notify_many
+from support_portal import throttle
+from support_portal.text import INVISIBLE_MESSAGE, has_visible_text
 from tickets import assignment, sla
 from tickets.attachments import SERVE_AS, extension_of, safe_display_name, storage_name, validate_uploads
 from tickets.models import (
@@ -157,6 +159,8 @@ def _check_text(value: str, *, field: str, max_length: int) -> str:
     value = (value or "").strip()
     if not value:
         raise ValidationError({field: _("Este campo es obligatorio.")})
+    if not has_visible_text(value):
+        raise ValidationError({field: INVISIBLE_MESSAGE})
     if len(value) > max_length:
         raise ValidationError({field: _("Como máximo %(n)d caracteres.") % {"n": max_length}})
     return value
@@ -200,6 +204,12 @@ def create_ticket(
             raise ValidationError({"requester": _("El solicitante no pertenece a esa franquicia.")})
     else:
         raise TicketError(_("No puedes abrir tickets."))
+    if source != Source.CHAT:  # a chat becomes a ticket once; every other entry point is limited
+        throttle.enforce(
+            f"ticket.create:{actor.pk}",
+            "TICKET_CREATE_RATE",
+            _("Has abierto demasiados tickets en poco tiempo: espera unos minutos y vuelve a enviarlo."),
+        )
 
     with transaction.atomic():
         ticket = Ticket(
@@ -290,6 +300,11 @@ def add_comment(
     body = _check_text(body, field="body", max_length=COMMENT_MAX)
     uploads = list(attachments)
     validate_uploads(uploads)
+    throttle.enforce(
+        f"comment.create:{actor.pk}",
+        "COMMENT_CREATE_RATE",
+        _("Has enviado demasiadas respuestas en poco tiempo: espera un momento y vuelve a enviarla."),
+    )
     with transaction.atomic():
         ticket = _locked(ticket)
         if ticket.status == Status.CLOSED and not internal:

@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -17,6 +16,9 @@ from accounts.access import is_agent, is_franchisee, is_supervisor
 from accounts.decorators import agent_required
 from accounts.models import User
 from notifications.services import mark_read_for_target
+from support_portal.idempotency import InFlight, Submission, token_for_form
+from support_portal.redirects import safe_next
+from support_portal.throttle import RateLimited
 from tickets import figures, selectors, services
 from tickets.forms import BulkForm, CommentForm, RateForm, TicketForm
 from tickets.ids import parse_id
@@ -40,10 +42,7 @@ def _errors_text(exc: ValidationError) -> str:
 
 
 def _back(request: HttpRequest, ticket: Ticket) -> HttpResponseRedirect:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return redirect(target)
-    return redirect(ticket.get_absolute_url())
+    return redirect(safe_next(request, ticket.get_absolute_url()))
 
 
 def _act(request: HttpRequest, ticket: Ticket, action: Callable[[], object], done: str) -> HttpResponseRedirect:
@@ -81,6 +80,10 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
         raise Http404
     for_agent = is_agent(request.user)
     form = TicketForm(request.POST or None, request.FILES or None, for_agent=for_agent)
+    submission = Submission(request, "ticket.create")
+    status = 200
+    if request.method == "POST" and (replay := _replayed(request, submission)) is not None:
+        return replay
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -99,11 +102,36 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
                 form.add_error(field if field in form.fields else None, errors)
         except services.TicketError as exc:
             form.add_error(None, str(exc))
+        except RateLimited as exc:
+            form.add_error(None, exc.detail)
+            status = 429
         else:
+            submission.done(ticket.get_absolute_url())
             messages.success(request, _("Ticket %(n)s creado.") % {"n": ticket.number})
             return redirect(ticket.get_absolute_url())
-    status = 400 if request.method == "POST" else 200
-    return render(request, "tickets/new.html", {"form": form}, status=status)
+    submission.release()
+    if request.method == "POST" and status == 200:
+        status = 400
+    context = {"form": form, "submission_token": token_for_form(request)}
+    return _with_retry_after(render(request, "tickets/new.html", context, status=status))
+
+
+def _replayed(request: HttpRequest, submission: Submission) -> HttpResponse | None:
+    """A replayed submission token: back to what the first POST created (or 409 while it runs)."""
+    try:
+        url = submission.replayed()
+    except InFlight:
+        return HttpResponse(_("Tu envío anterior aún se está procesando."), status=409, content_type="text/plain")
+    if url is None:
+        return None
+    messages.info(request, _("Ya habíamos recibido este envío: no se ha duplicado."))
+    return redirect(url)
+
+
+def _with_retry_after(response: HttpResponse) -> HttpResponse:
+    if response.status_code == 429:
+        response["Retry-After"] = str(60)
+    return response
 
 
 def _detail_context(request: HttpRequest, ticket: Ticket, comment_form: CommentForm | None = None) -> dict:
@@ -115,6 +143,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, comment_form: CommentF
         "timeline": selectors.timeline(ticket, user),
         "attachments": selectors.ticket_attachments(ticket),
         "comment_form": comment_form or CommentForm(),
+        "submission_token": token_for_form(request),
         "is_agent_view": agent,
         "can_comment": ticket.status != Status.CLOSED,
         "can_reopen": services.can_reopen(ticket, user),
@@ -148,6 +177,10 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = selectors.ticket_for(request.user, pk)
     form = CommentForm(request.POST, request.FILES)
+    submission = Submission(request, f"comment.create:{ticket.pk}")
+    status = 400
+    if (replay := _replayed(request, submission)) is not None:
+        return replay
     if form.is_valid():
         try:
             services.add_comment(
@@ -161,10 +194,17 @@ def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, _errors_text(exc))
         except services.TicketError as exc:
             form.add_error(None, str(exc))
+        except RateLimited as exc:
+            form.add_error(None, exc.detail)
+            status = 429
         else:
+            submission.done(ticket.get_absolute_url())
             messages.success(request, _("Respuesta añadida."))
             return redirect(ticket.get_absolute_url())
-    return render(request, "tickets/detail.html", _detail_context(request, ticket, form), status=400)
+    submission.release()
+    return _with_retry_after(
+        render(request, "tickets/detail.html", _detail_context(request, ticket, form), status=status)
+    )
 
 
 @require_POST
@@ -300,9 +340,7 @@ def ticket_draft_article(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def ticket_bulk(request: HttpRequest) -> HttpResponse:
     form = BulkForm(request.POST)
-    target = request.POST.get("next", "")
-    if not (target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})):
-        target = "/agent/"
+    target = safe_next(request, "/agent/")
     if not form.is_valid():
         messages.error(request, _("Selecciona tickets y una acción válida."))
         return redirect(target)
