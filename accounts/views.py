@@ -6,6 +6,8 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
+from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
@@ -55,3 +57,16 @@ def end_other_sessions(request: HttpRequest) -> HttpResponse:
         % {"count": ended},
     )
     return redirect("profile")
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's own password change: the other sessions stop authenticating (their sockets close
+    with 4401, accounts.socket_auth); this one gets the new hash (update_session_auth_hash)."""
+
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("profile")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        messages.success(self.request, _("Contraseña cambiada. Las demás sesiones se han cerrado."))
+        return response

@@ -61,6 +61,9 @@ MATRIX: dict[str, list[Rule]] = {
         Rule("/accounts/logout/", get="login 405 405 405", post="login login login login", note="back to login")
     ],
     "/accounts/profile/": [Rule("/accounts/profile/", get=EVERYONE_GET, note="each sees only their own sessions")],
+    "/accounts/password/": [
+        Rule("/accounts/password/", get=EVERYONE_GET, post="login 200 200 200", note="empty form: errors, no change")
+    ],
     "/accounts/profile/sessions/end-others/": [
         Rule("/accounts/profile/sessions/end-others/", get="login 405 405 405", post="login ran ran ran")
     ],

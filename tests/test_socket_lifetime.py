@@ -196,3 +196,19 @@ async def test_unrelated_saves_leave_sockets_open(active, franchisee):
     frame = json.loads(await chat.receive_from(timeout=3))
     assert frame["type"] == "message" and frame["client_id"] == "still-1"
     await chat.disconnect()
+
+
+async def test_the_password_page_ends_the_other_sessions_and_their_sockets(active, franchisee):
+    from tests.conftest import PASSWORD
+
+    here = Client()
+    await db(lambda: here.post("/accounts/login/", {"username": franchisee.username, "password": PASSWORD}))()
+    there_cookie = await db(session_cookie)(franchisee)
+    there = await open_chat(there_cookie, active.pk)
+    form = {"old_password": PASSWORD, "new_password1": "Nueva-Clave-2468", "new_password2": "Nueva-Clave-2468"}
+    response = await db(lambda: here.post("/accounts/password/", form))()
+    assert response.status_code == 302 and response["Location"] == "/accounts/profile/"
+    assert (await closed_with(there))[0] == 4401
+    assert (await db(lambda: here.get("/accounts/profile/"))()).status_code == 200  # this session goes on
+    gone = await db(lambda: http_client(there_cookie).get("/accounts/profile/"))()
+    assert gone.status_code == 302
