@@ -3,6 +3,7 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 
@@ -39,6 +40,9 @@ class User(AbstractUser):
     preferred_language = models.CharField(
         _("idioma preferido"), max_length=8, choices=[("es", "Español"), ("en", "English")], default="es"
     )
+    # Raised by "log out everywhere else": every session made before it stops authenticating
+    # (it is part of the session auth hash, like the password), whether or not it is listed.
+    session_epoch = models.PositiveIntegerField(_("época de sesión"), default=0, editable=False)
 
     class Meta:
         verbose_name = _("usuario")
@@ -53,6 +57,20 @@ class User(AbstractUser):
             )
         ]
         indexes = [models.Index(fields=["role", "is_active"])]
+
+    def get_session_auth_hash(self) -> str:
+        return self._with_epoch(super().get_session_auth_hash())
+
+    def get_session_auth_fallback_hash(self):
+        for value in super().get_session_auth_fallback_hash():
+            yield self._with_epoch(value)
+
+    def _with_epoch(self, value: str) -> str:
+        """Epoch 0 keeps Django's own hash (sessions made before this field existed stay valid)."""
+        if not self.session_epoch:
+            return value
+        salt = "accounts.User.session_epoch"
+        return salted_hmac(salt, f"{value}:{self.session_epoch}", algorithm="sha256").hexdigest()
 
     @property
     def display_name(self) -> str:
@@ -70,3 +88,25 @@ class User(AbstractUser):
             raise ValidationError({"franchise": _("Un franquiciado debe pertenecer a una franquicia.")})
         if self.role != self.Role.FRANCHISEE and self.franchise_id is not None:
             raise ValidationError({"franchise": _("El personal de soporte no pertenece a ninguna franquicia.")})
+
+
+class LoginSession(models.Model):
+    """One signed-in session of a user (recorded at login), for the profile's list of devices.
+
+    Only a listing: whether a session still authenticates is decided by Django's session store
+    and the session auth hash (accounts.socket_auth.session_holds), never by this row.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("sesión iniciada")
+        verbose_name_plural = _("sesiones iniciadas")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.created_at:%Y-%m-%d %H:%M}"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
@@ -62,3 +65,34 @@ def apply_role(user: User) -> None:
 def save_franchise(*, code: str, name: str, active: bool = True) -> tuple[Franchise, bool]:
     franchise, created = Franchise.objects.update_or_create(code=code, defaults={"name": name, "active": active})
     return franchise, created
+
+
+@transaction.atomic
+def end_other_sessions(*, user: User, keep=None) -> int:
+    """ "Log out everywhere else": every session of `user` stops authenticating except `keep`
+    (the caller's session store), and their sockets close with 4401. Returns how many listed
+    sessions were ended.
+
+    Raising `session_epoch` changes the session auth hash, so even sessions that are not listed
+    (made before the list existed, or by another engine) end; `keep` gets the new hash in the
+    same transaction, so its own sockets never see a moment where it does not hold.
+    """
+    from django.contrib.auth import HASH_SESSION_KEY
+
+    from accounts.models import LoginSession
+
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    locked.session_epoch += 1
+    locked.save(update_fields=["session_epoch"])  # accounts.signals → socket_auth.revoke
+    user.session_epoch = locked.session_epoch
+    keep_key = getattr(keep, "session_key", None)
+    if keep is not None:
+        keep[HASH_SESSION_KEY] = locked.get_session_auth_hash()
+        keep.save()
+    ended = 0
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    for row in LoginSession.objects.filter(user=locked).exclude(session_key=keep_key or ""):
+        store_class(session_key=row.session_key).delete()
+        row.delete()
+        ended += 1
+    return ended

@@ -21,6 +21,7 @@ from django.db import connection
 from django.utils.translation import gettext as _
 
 from accounts.access import is_agent
+from accounts.socket_auth import SocketAuthMixin
 from chat import presence, selectors, services
 from chat.frames import (
     conversation_frame,
@@ -56,7 +57,7 @@ def _after(query_string: bytes) -> int:
         return 0
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class ChatConsumer(SocketAuthMixin, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.group = None
         self.presence_keys: list[str] = []
@@ -68,6 +69,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.accept()
         if self.user is None or not self.user.is_authenticated or not self.user.is_active:
             await self.close(code=NOT_LOGGED_IN)
+            return
+        if (code := await self.sockauth_join()) is not None:  # lives only while the grant holds
+            await self.close(code=code)
             return
         conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
         self.conversation = await database_sync_to_async(selectors.find_conversation)(self.user, conversation_id)
@@ -107,6 +111,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await database_sync_to_async(presence.heartbeat)(self.presence_keys)
 
     async def disconnect(self, code: int) -> None:
+        await self.sockauth_leave()
         if getattr(self, "heartbeat_task", None) is not None:
             self.heartbeat_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -119,7 +124,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # --- client → server -------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
-        if self.group is None:
+        if self.group is None or not await self.sockauth_allows_receive():
             return
         frame = None
         if text_data is not None and len(text_data) <= MAX_FRAME_CHARS:
@@ -178,7 +183,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def push_frame(self, event: dict) -> None:
         """A frame sent to the conversation's group."""
-        if event.get("exclude") == self.channel_name:
+        if event.get("exclude") == self.channel_name or not await self.sockauth_allows_push():
             return
         frame = event["frame"]
         kind = frame.get("type")

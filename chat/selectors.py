@@ -84,9 +84,15 @@ def posting_state(user: User, conversation_id: int) -> Conversation | None:
     )
 
 
+def participant_ids(conversation: Conversation) -> set[int]:
+    """Whose reads count (✓✓): the conversation's franchisee and its assigned agent."""
+    return {conversation.franchisee_id, conversation.agent_id} - {None}
+
+
 def read_markers(conversation: Conversation) -> dict[int, int]:
-    """{user id: last read message id} of everyone who read something."""
-    return dict(ReadMarker.objects.filter(conversation=conversation).values_list("user_id", "last_read_message_id"))
+    """{user id: last read message id} of the participants who read something."""
+    markers = ReadMarker.objects.filter(conversation=conversation, user_id__in=participant_ids(conversation))
+    return dict(markers.values_list("user_id", "last_read_message_id"))
 
 
 def transcript(conversation: Conversation) -> str:
@@ -120,6 +126,16 @@ def transfer_candidates(user: User, conversation: Conversation) -> QuerySet[User
         .exclude(pk=conversation.agent_id)
         .order_by("first_name", "username")
     )
+
+
+def can_manage(user: User, conversation: Conversation) -> bool:
+    """Who may transfer, resolve or close a conversation as staff: its assigned agent or a supervisor."""
+    return is_agent(user) and (user.pk == conversation.agent_id or user.role == User.Role.SUPERVISOR)
+
+
+def can_close(user: User, conversation: Conversation) -> bool:
+    """Who may close it: its franchisee, its assigned agent or a supervisor (the transfer rule)."""
+    return (is_franchisee(user) and user.pk == conversation.franchisee_id) or can_manage(user, conversation)
 
 
 def can_post(user: User, conversation: Conversation) -> bool:

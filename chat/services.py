@@ -177,7 +177,7 @@ def accept_conversation(*, conversation_id: int, agent: User) -> Conversation:
 def transfer_conversation(*, conversation_id: int, actor: User, to_agent: User) -> Conversation:
     """The assigned agent (or a supervisor) hands an active conversation to another agent."""
     conversation = _visible_locked(actor, conversation_id)
-    if not is_agent(actor) or not (actor.pk == conversation.agent_id or actor.role == User.Role.SUPERVISOR):
+    if not selectors.can_manage(actor, conversation):
         raise Forbidden(_("Solo el agente del chat o un supervisor puede transferirlo."))
     if conversation.status != Conversation.Status.ACTIVE:
         raise Invalid(_("Solo se puede transferir un chat activo."))
@@ -228,9 +228,11 @@ def _require_participant(user: User, conversation: Conversation) -> None:
 
 @transaction.atomic
 def close_conversation(*, conversation_id: int, actor: User) -> Conversation:
-    """The franchisee or an agent ends the conversation (closing twice changes nothing)."""
+    """The franchisee, the assigned agent or a supervisor ends the conversation (closing twice
+    changes nothing); another agent is refused, as for a transfer."""
     conversation = _visible_locked(actor, conversation_id)
-    _require_participant(actor, conversation)
+    if not selectors.can_close(actor, conversation):
+        raise Forbidden(_("Solo el franquiciado, el agente del chat o un supervisor puede cerrarlo."))
     if conversation.status == Conversation.Status.CLOSED:
         return conversation
     return _close(
@@ -242,10 +244,10 @@ def close_conversation(*, conversation_id: int, actor: User) -> Conversation:
 
 @transaction.atomic
 def resolve_in_chat(*, conversation_id: int, actor: User) -> Conversation:
-    """The agent marks the problem solved in the chat, which closes it."""
+    """The assigned agent (or a supervisor) marks the problem solved in the chat, which closes it."""
     conversation = _visible_locked(actor, conversation_id)
-    if not is_agent(actor):
-        raise Forbidden(_("Solo un agente puede marcar el chat como resuelto."))
+    if not selectors.can_manage(actor, conversation):
+        raise Forbidden(_("Solo el agente del chat o un supervisor puede marcarlo como resuelto."))
     if conversation.status == Conversation.Status.WAITING:
         raise Invalid(_("Acepta el chat antes de resolverlo."))
     conversation.resolved_in_chat = True
@@ -369,9 +371,13 @@ def _notify_absent(conversation: Conversation, author: User, message: Message) -
 @transaction.atomic
 def mark_read(*, conversation_id: int, user: User, up_to: int) -> int | None:
     """Move the user's read marker forward to `up_to` (capped at the last message).
-    Returns the new marker, or None when nothing changed."""
+    Returns the new marker, or None when nothing changed. Only a participant (the franchisee,
+    the assigned agent) has a marker: anyone else's read is ignored, not shown as ✓✓."""
     if isinstance(up_to, bool) or not isinstance(up_to, int) or up_to < 0:
         raise Invalid(_("up_to debe ser un id de mensaje."))
+    conversation = selectors.posting_state(user, conversation_id)
+    if conversation is None or user.pk not in selectors.participant_ids(conversation):
+        return None  # only the participants' reads count: a colleague looking in stores nothing
     last = (
         Message.objects.filter(conversation_id=conversation_id, id__lte=up_to)
         .order_by("-id")

@@ -79,6 +79,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_post": selectors.can_post(request.user, conversation),
         "is_agent_user": agent,
         "is_owner": request.user.pk == conversation.franchisee_id,
+        "can_manage": selectors.can_manage(request.user, conversation),
+        "can_close": selectors.can_close(request.user, conversation),
         "agents_online": conversation.status != Conversation.Status.WAITING or selectors.agents_online(),
         "ticket_link": _ticket_link(conversation.topic),
         "transfer_form": TransferForm(candidates=selectors.transfer_candidates(request.user, conversation))

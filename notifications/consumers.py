@@ -11,13 +11,14 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts.access import is_agent
+from accounts.socket_auth import SocketAuthMixin
 from chat import presence
 from notifications.services import AGENTS_GROUP, user_group
 
 NOT_LOGGED_IN = 4401
 
 
-class NotificationConsumer(AsyncJsonWebsocketConsumer):
+class NotificationConsumer(SocketAuthMixin, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.joined: list[str] = []
         self.presence_task: asyncio.Task | None = None
@@ -26,6 +27,10 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             # Accept first: a close before accept would reach the browser as a bare handshake 403.
             await self.accept()
             await self.close(code=NOT_LOGGED_IN)
+            return
+        if (code := await self.sockauth_join()) is not None:  # lives only while the grant holds
+            await self.accept()
+            await self.close(code=code)
             return
         groups = [user_group(user.pk)]
         if is_agent(user):
@@ -47,6 +52,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             await sync_to_async(presence.agent_heartbeat)(user_id)
 
     async def disconnect(self, code: int) -> None:
+        await self.sockauth_leave()
         for group in getattr(self, "joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
         if getattr(self, "presence_task", None) is not None:
@@ -59,4 +65,5 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         """The client has nothing to say on this socket; its frames (even malformed) are ignored."""
 
     async def push_frame(self, event: dict) -> None:
-        await self.send_json(event["frame"])
+        if await self.sockauth_allows_push():  # nothing reaches a socket whose grant has ended
+            await self.send_json(event["frame"])

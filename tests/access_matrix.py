@@ -60,6 +60,13 @@ MATRIX: dict[str, list[Rule]] = {
     "/accounts/logout/": [
         Rule("/accounts/logout/", get="login 405 405 405", post="login login login login", note="back to login")
     ],
+    "/accounts/profile/": [Rule("/accounts/profile/", get=EVERYONE_GET, note="each sees only their own sessions")],
+    "/accounts/password/": [
+        Rule("/accounts/password/", get=EVERYONE_GET, post="login 200 200 200", note="empty form: errors, no change")
+    ],
+    "/accounts/profile/sessions/end-others/": [
+        Rule("/accounts/profile/sessions/end-others/", get="login 405 405 405", post="login ran ran ran")
+    ],
     "/agent/": [Rule("/agent/", get=AGENT_ONLY_GET)],
     # tickets
     "/tickets/": [Rule("/tickets/", get=EVERYONE_GET, note="each sees their own franchise's tickets")],
@@ -152,6 +159,7 @@ ADMIN_INDEX = Rule("/admin/", get="login login login 200")
 WS_MATRIX: dict[str, Rule] = {
     "ws/notifications/": Rule("/ws/notifications/", get="4401 open open open"),
     "ws/chat/<id:conversation_id>/": Rule("/ws/chat/{conversation}/", get="4401 open 4404 open"),
+    "": Rule("/ws/other/", get="4404 4404 4404 4404", note="any path no app serves (support_portal.routing)"),
 }
 FOREIGN_ORIGIN_CLOSE = "4403"
 

@@ -12,12 +12,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from accounts.models import User
-from notifications.consumers import NotificationConsumer
+from support_portal.asgi import application
 from tests.conftest import require_env
+from tests.servers import session_cookie, ws_headers
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -34,11 +36,17 @@ notify(recipient=user, kind="sla_at_risk", title="Desde otro proceso", url="/tic
 """
 
 
+async def socket_of(pk: int, username: str) -> WebsocketCommunicator:
+    """A socket of a real agent with a real session (a socket lives only while its session holds)."""
+    user = await database_sync_to_async(User.objects.create)(pk=pk, username=username, role="agent")
+    cookie = await database_sync_to_async(session_cookie)(user)
+    return WebsocketCommunicator(application, "/ws/notifications/", headers=ws_headers(cookie))
+
+
 async def test_a_notification_sent_in_another_process_reaches_this_socket(tmp_path):
     redis_url = require_env("REDIS_URL")
     assert "RedisChannelLayer" in type(get_channel_layer()).__name__
-    communicator = WebsocketCommunicator(NotificationConsumer.as_asgi(), "/ws/notifications/")
-    communicator.scope["user"] = User(pk=RECIPIENT_ID, username="cross_process", role="agent", is_active=True)
+    communicator = await socket_of(RECIPIENT_ID, "cross_process")
     connected, _ = await communicator.connect()
     assert connected
     env = {
@@ -71,8 +79,7 @@ async def test_a_notification_sent_in_another_process_reaches_this_socket(tmp_pa
 
 async def test_queue_frames_reach_agents_across_processes(tmp_path):
     redis_url = require_env("REDIS_URL")
-    communicator = WebsocketCommunicator(NotificationConsumer.as_asgi(), "/ws/notifications/")
-    communicator.scope["user"] = User(pk=RECIPIENT_ID + 1, username="agent_x", role="agent", is_active=True)
+    communicator = await socket_of(RECIPIENT_ID + 1, "agent_x")
     assert (await communicator.connect())[0]
     code = "from notifications.services import push_to_agents; push_to_agents({'type': 'queue', 'waiting': 3})"
     env = {**os.environ, "DEBUG": "true", "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'q.sqlite3'}"}

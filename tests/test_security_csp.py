@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from support_portal.middleware import CONTENT_SECURITY_POLICY
+from support_portal.middleware import CONTENT_SECURITY_POLICY, policy_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP_DIRS = {".venv", "staticfiles", "var", "node_modules", ".git", "tests", "benchmarks", "deploy"}
@@ -80,7 +80,26 @@ def test_every_page_sends_the_policy(franchisee):
     client.force_login(franchisee)
     for path in ("/", "/accounts/login/", "/notifications/"):
         response = client.get(path)
-        assert response["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, path
+        assert response["Content-Security-Policy"] == policy_for(response.wsgi_request), path
+
+
+@pytest.mark.django_db
+def test_connect_src_names_only_the_sites_own_socket_origins(franchisee, settings):
+    """No `ws:`/`wss:` wildcard: a script could not open a socket to any other host (issue 11)."""
+    settings.SITE_URL = "https://soporte.example"
+    settings.CSRF_TRUSTED_ORIGINS = ["https://*.franquicias.example"]
+    settings.ALLOWED_HOSTS = ["testserver"]
+    client = Client()
+    client.force_login(franchisee)
+    policy = client.get("/").headers["Content-Security-Policy"]
+    connect = next(part.strip() for part in policy.split(";") if part.strip().startswith("connect-src"))
+    assert connect.split() == [
+        "connect-src",
+        "'self'",
+        "ws://testserver",
+        "wss://soporte.example",
+        "wss://*.franquicias.example",
+    ]
 
 
 @pytest.mark.parametrize("template", _templates(), ids=_name)

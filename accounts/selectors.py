@@ -1,0 +1,15 @@
+"""Reads of account data, scoped to the asking user."""
+
+from __future__ import annotations
+
+from accounts.models import LoginSession, User
+from accounts.socket_auth import session_holds
+
+
+def active_sessions(user: User, current_key: str | None) -> list[dict]:
+    """The user's own signed-in sessions that still authenticate, newest first."""
+    return [
+        {"session": row, "current": row.session_key == current_key}
+        for row in LoginSession.objects.filter(user=user)
+        if session_holds(row.session_key, user)
+    ]
