@@ -80,7 +80,7 @@ class ChatConsumer(LayerGuard, AsyncWebsocketConsumer):
             await self.close(code=NOT_FOUND)
             return
         self.group = conversation_group(self.conversation.pk)
-        await self.join(self.group)  # layer down: degraded (replay + sending work), closed 1012 once back
+        await self.join(self.group)  # layer down: degraded (replay + sending work), closed 4012 once back
         self.presence_keys = [presence.viewer_key(self.conversation.pk, self.user.pk)]
         if is_agent(self.user):
             self.presence_keys.append(presence.agent_key(self.user.pk))

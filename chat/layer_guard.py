@@ -6,7 +6,8 @@ runs the same loop with a guarded layer receive: on an unreachable layer the soc
 in a degraded state (`layer_down`: the consumer still answers its client, e.g. stores and
 acknowledges chat messages, but gets no live frames), and every few seconds the guard sends a
 probe to its own channel. Once Redis answers, the probe comes back through the layer and the
-socket is closed with 1012 (service restart) so the client reconnects at once and resumes
+socket is closed with 4012 (our "service restarted": applications may only use 1000 and
+3000-4999) so the client reconnects at once and resumes
 (`?after=` for the chat, the catch-up request for the bell): groups are joined afresh and
 whatever was missed is replayed from the database. Errors other than an unreachable layer
 still propagate.
@@ -26,7 +27,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
 
-LAYER_BACK = 1012  # close code once the layer is back: reconnect now, resume
+LAYER_BACK = 4012  # close code once the layer is back: reconnect now, resume (1012 is not allowed to apps)
 PROBE_FIRST, PROBE_MAX = 0.5, 5.0  # seconds between probes while the layer is down (doubling)
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 

@@ -3,7 +3,7 @@
 The socket is push-only: the server forwards whatever reaches the user's groups. The client has
 nothing to say on it: every frame it sends is answered with an `error` frame (`invalid`, or
 `too_long` above chat.frames.MAX_FRAME_CHARS) and the socket stays open. A channel-layer (Redis)
-outage degrades the socket and closes it with 1012 once Redis is back (chat.layer_guard), so the
+outage degrades the socket and closes it with 4012 once Redis is back (chat.layer_guard), so the
 bell reconnects and catches up. Origin is checked before this runs (support_portal.asgi, 4403).
 """
 
@@ -39,7 +39,7 @@ class NotificationConsumer(LayerGuard, AsyncJsonWebsocketConsumer):
         # Join before accepting: once the client sees the socket open it fetches the catch-up,
         # and anything committed after that read is then certain to be pushed.
         for group in groups:
-            if await self.join(group):  # layer down: degraded, closed 1012 once it is back
+            if await self.join(group):  # layer down: degraded, closed 4012 once it is back
                 self.joined.append(group)
         await self.accept()
         if is_agent(user):
