@@ -163,7 +163,7 @@ class SocketAuthMixin:
             return SIGNED_OUT
         self.sockauth_stamp = await _cached_stamp(self.sockauth_grant.user_id)
         self.sockauth_group = user_sockets_group(self.sockauth_grant.user_id)
-        await self.channel_layer.group_add(self.sockauth_group, self.channel_name)
+        await self.join(self.sockauth_group)
         # Read after joining: a change committed before this is seen here, one after it by the recheck.
         code = await _db(verdict)(self.sockauth_grant)
         if code is not None:
@@ -172,8 +172,17 @@ class SocketAuthMixin:
 
     async def sockauth_leave(self) -> None:
         if self.sockauth_group:
-            await self.channel_layer.group_discard(self.sockauth_group, self.channel_name)
+            await self.leave(self.sockauth_group)
             self.sockauth_group = None
+
+    # A consumer that also uses chat.layer_guard.LayerGuard (listed before this mixin) gets its
+    # join/leave, which survive an unreachable channel layer; these are the plain fallbacks.
+    async def join(self, group: str) -> bool:
+        await self.channel_layer.group_add(group, self.channel_name)
+        return True
+
+    async def leave(self, group: str) -> None:
+        await self.channel_layer.group_discard(group, self.channel_name)
 
     async def _sockauth_end(self, code: int) -> None:
         if not self.sockauth_ended:

@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class ChatConfig(AppConfig):
     name = "chat"
     verbose_name = _("Chat")
+
+    def ready(self) -> None:
+        from chat.transport import close_failed_connections_cleanly
+
+        close_failed_connections_cleanly()  # oversized frames: close 1009, not a dropped TCP

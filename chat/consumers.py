@@ -2,7 +2,10 @@
 
 On connect: history replay (id > after), then the conversation's status and read markers,
 then live frames from the conversation's group. Refusals of a client frame are `error` frames
-and the socket stays open. Origin was checked before this runs (support_portal.asgi, 4403).
+and the socket stays open: frames are parsed by chat.frames.parse_frame, and anything that
+cannot be stored gets `invalid` (or `unavailable` when a part is down: retry later). A channel
+layer (Redis) outage degrades the socket instead of killing it (chat.layer_guard). Origin was
+checked before this runs (support_portal.asgi, 4403).
 """
 
 from __future__ import annotations
@@ -17,20 +20,23 @@ from urllib.parse import parse_qs
 
 from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.db import connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils.translation import gettext as _
 
 from accounts.access import is_agent
 from accounts.socket_auth import SocketAuthMixin
 from chat import presence, selectors, services
 from chat.frames import (
+    FrameError,
     conversation_frame,
     conversation_group,
     error_frame,
     message_frame,
+    parse_frame,
     read_frame,
     typing_frame,
 )
+from chat.layer_guard import LayerGuard, unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +44,6 @@ NOT_LOGGED_IN = 4401
 NOT_FOUND = 4404
 REPLAY_MEMORY = 500  # ids of the replay remembered to drop live copies of the same messages
 TYPING_EVERY = 2.0  # seconds: at most one typing frame per socket per interval is relayed
-MAX_FRAME_CHARS = 32_000  # a 4,000-character body with every character JSON-escaped fits
 
 
 def writer(func):
@@ -57,7 +62,7 @@ def _after(query_string: bytes) -> int:
         return 0
 
 
-class ChatConsumer(SocketAuthMixin, AsyncWebsocketConsumer):
+class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.group = None
         self.presence_keys: list[str] = []
@@ -79,7 +84,7 @@ class ChatConsumer(SocketAuthMixin, AsyncWebsocketConsumer):
             await self.close(code=NOT_FOUND)
             return
         self.group = conversation_group(self.conversation.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.join(self.group)  # layer down: degraded (replay + sending work), closed 4012 once back
         self.presence_keys = [presence.viewer_key(self.conversation.pk, self.user.pk)]
         if is_agent(self.user):
             self.presence_keys.append(presence.agent_key(self.user.pk))
@@ -117,7 +122,7 @@ class ChatConsumer(SocketAuthMixin, AsyncWebsocketConsumer):
             with contextlib.suppress(asyncio.CancelledError):
                 await self.heartbeat_task
         if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.leave(self.group)
         for key in getattr(self, "presence_keys", []):
             await database_sync_to_async(presence.leave)(key)
 
@@ -126,26 +131,35 @@ class ChatConsumer(SocketAuthMixin, AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if self.group is None or not await self.sockauth_allows_receive():
             return
-        frame = None
-        if text_data is not None and len(text_data) <= MAX_FRAME_CHARS:
-            try:
-                frame = json.loads(text_data)
-            except ValueError:
-                frame = None
-        elif text_data is not None:
-            await self._error("too_long", _("El mensaje supera los 4000 caracteres."))
-            return
-        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            await self._error("invalid", _("Trama no válida: se espera un objeto JSON con «type»."))
-            return
-        handler = {"message.send": self._send_message, "typing": self._typing, "read": self._read}.get(frame["type"])
-        if handler is None:
-            await self._error("invalid", _("Tipo de trama desconocido."))
-            return
         try:
+            frame = parse_frame(text_data)
+            handlers = {"message.send": self._send_message, "typing": self._typing, "read": self._read}
+            handler = handlers.get(frame["type"])
+            if handler is None:
+                raise FrameError("invalid", _("Tipo de trama desconocido."))
             await handler(frame)
-        except services.ChatError as error:
+        except (FrameError, services.ChatError) as error:
             await self._error(error.code, error.detail)
+        except Exception as error:  # noqa: BLE001 - never 1011: the client gets an error frame
+            await self._refuse(error)
+
+    async def _refuse(self, error: Exception) -> None:
+        """A frame that could not be handled: `unavailable` if a part is down (nothing was
+        stored; the client resends later with the same client_id), else `invalid`."""
+        if unreachable(error) or isinstance(error, (OperationalError, InterfaceError)):
+            logger.warning("chat frame refused, service unavailable: %s", type(error).__name__)
+            await self._error("unavailable", _("El servicio no está disponible ahora mismo: se reintentará."))
+            return
+        if isinstance(error, DatabaseError):
+            logger.warning("chat frame refused by the database: %s", type(error).__name__)
+        else:
+            logger.exception("chat frame could not be handled")
+        await self._error("invalid", _("No se ha podido guardar el mensaje."))
+
+    async def on_layer_down(self) -> None:
+        if getattr(self, "group", None) is not None:  # accepted (the layer may fail before connect ran)
+            detail = _("Tiempo real no disponible: tus mensajes se guardan y se entregan al volver.")
+            await self._error("unavailable", detail)
 
     async def _send_message(self, frame: dict) -> None:
         message, created = await writer(services.post_message)(
@@ -155,7 +169,9 @@ class ChatConsumer(SocketAuthMixin, AsyncWebsocketConsumer):
             client_id=frame.get("client_id"),
             broadcast=False,
         )
-        if created:  # committed: now everyone on the conversation, this socket included
+        if created and self.layer_down:  # stored; the others get it when the layer is back
+            await self.send_json(message_frame(message))
+        elif created:  # committed: now everyone on the conversation, this socket included
             try:
                 await self.channel_layer.group_send(self.group, {"type": "push.frame", "frame": message_frame(message)})
             except Exception:  # the layer is down: the message is stored; others get it on resume
@@ -168,13 +184,17 @@ class ChatConsumer(SocketAuthMixin, AsyncWebsocketConsumer):
         if not selectors.can_post(self.user, self.conversation):
             raise services.Forbidden(_("No puedes escribir en esta conversación."))
         now = time.monotonic()
-        if now - self.last_typing < TYPING_EVERY:
+        if now - self.last_typing < TYPING_EVERY or self.layer_down:
             return
         self.last_typing = now
-        await self.channel_layer.group_send(
-            self.group,
-            {"type": "push.frame", "frame": typing_frame(self.user), "exclude": self.channel_name},
-        )
+        try:
+            await self.channel_layer.group_send(
+                self.group,
+                {"type": "push.frame", "frame": typing_frame(self.user), "exclude": self.channel_name},
+            )
+        except Exception as error:  # typing is ephemeral: an unreachable layer just drops it
+            if not unreachable(error):
+                raise
 
     async def _read(self, frame: dict) -> None:
         await writer(services.mark_read)(conversation_id=self.conversation.pk, user=self.user, up_to=frame.get("up_to"))

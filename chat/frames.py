@@ -2,14 +2,55 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import TYPE_CHECKING
 
-from chat.models import Conversation, Message
+from django.utils.translation import gettext as _
+
+from chat.models import BODY_MAX, Conversation, Message
 
 if TYPE_CHECKING:
     from accounts.models import User
 
 GROUP_PREFIX = "chat.conversation."
+# Largest client frame parsed (characters): a BODY_MAX body with every character JSON-escaped
+# (\uXXXX) fits. Longer frames, up to the server's transport limit (Daphne: 1 MiB, closed with
+# 1009 above it), are answered `too_long` without being parsed.
+MAX_FRAME_CHARS = 32_000
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class FrameError(Exception):
+    """A client frame that cannot be used; `code` and `detail` make its `error` frame."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def parse_frame(text: str | None) -> dict:
+    """A client frame as a dict with a string `type`, or FrameError (`invalid` / `too_long`).
+
+    Refused: binary frames, frames over MAX_FRAME_CHARS, anything that is not a JSON object with
+    a string `type`, JSON nested too deep for the parser, and strings with a lone UTF-16
+    surrogate (`"\\ud800"` is valid JSON but not text: it can be neither stored nor sent back).
+    """
+    if text is None:
+        raise FrameError("invalid", _("Trama no válida: se esperan tramas de texto JSON."))
+    if len(text) > MAX_FRAME_CHARS:
+        raise FrameError("too_long", _("El mensaje supera los %(max)d caracteres.") % {"max": BODY_MAX})
+    try:
+        frame = json.loads(text)
+    except (ValueError, RecursionError):
+        frame = None
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        raise FrameError("invalid", _("Trama no válida: se espera un objeto JSON con «type»."))
+    for key, value in frame.items():
+        if _SURROGATE.search(key) or (isinstance(value, str) and _SURROGATE.search(value)):
+            raise FrameError("invalid", _("El mensaje contiene caracteres no válidos (un emoji incompleto)."))
+    return frame
 
 
 def conversation_group(conversation_id: int) -> str:

@@ -1,16 +1,44 @@
-"""Flood limit for chat messages: per user, across all their sockets and processes (cache-based).
+"""Flood limit for chat messages: no more than N messages in any S seconds per user.
 
-A sliding-window counter: the count of the current fixed window plus the previous window's
-count weighted by how much of it still overlaps the sliding window. Settings
-CHAT_RATE_LIMIT_MESSAGES (20) and CHAT_RATE_LIMIT_SECONDS (10) override the defaults.
+A sliding log: the times of the user's accepted messages in the last S seconds. With Redis (the
+cache is `support_portal.cache.ResilientRedisCache`) the log is a sorted set and one Lua script
+trims it, counts it and adds the new message in a single atomic round trip, on Redis' own clock,
+so the limit holds across all the user's sockets and every Daphne process. Without Redis (the
+embedded default), or while Redis is unreachable, the same log is kept in this process's memory.
+Refused messages are not logged: a client that keeps sending gets exactly N through in any S
+seconds. Settings CHAT_RATE_LIMIT_MESSAGES (20) and CHAT_RATE_LIMIT_SECONDS (10).
 """
 
 from __future__ import annotations
 
+import threading
 import time
+import uuid
 
 from django.conf import settings
 from django.core.cache import cache
+
+from support_portal.cache import UNREACHABLE
+
+# KEYS[1] = log; ARGV = limit, window (ms), now (ms, or "" for Redis' clock), member.
+SLIDING_LOG = """
+local now = tonumber(ARGV[3])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], window)
+return 1
+"""
+
+_memory_lock = threading.Lock()
+_script = None  # redis-py Script (its SHA is loaded once per server, re-sent if Redis forgot it)
 
 
 def limits() -> tuple[int, int]:
@@ -20,30 +48,59 @@ def limits() -> tuple[int, int]:
     )
 
 
-def _key(user_id: int, window: int) -> str:
-    return f"chat:rate:{user_id}:{window}"
+def _key(user_id: int) -> str:
+    return cache.make_key(f"chat:flood:{user_id}")
+
+
+def _redis_client():
+    """The Redis client behind the cache, or None (locmem cache, or Redis currently down)."""
+    client_of = getattr(cache, "redis_client", None)
+    return client_of() if client_of else None
+
+
+def _hit_redis(client, user_id: int, max_messages: int, seconds: int, now: float | None) -> bool:
+    global _script
+    if _script is None:
+        _script = client.register_script(SLIDING_LOG)
+    now_ms = "" if now is None else str(int(now * 1000))
+    args = [max_messages, seconds * 1000, now_ms, uuid.uuid4().hex]
+    return bool(_script(keys=[_key(user_id)], args=args, client=client))
+
+
+def _hit_memory(user_id: int, max_messages: int, seconds: int, now: float | None) -> bool:
+    """The same log in the local cache (locmem, or the resilient cache's memory fallback)."""
+    now = time.time() if now is None else now
+    key = f"chat:flood-local:{user_id}"
+    with _memory_lock:
+        log = [t for t in cache.get(key, []) if t > now - seconds]
+        allowed = len(log) < max_messages
+        if allowed:
+            log.append(now)
+        cache.set(key, log, seconds)
+        return allowed
 
 
 def hit(user_id: int, *, now: float | None = None) -> bool:
-    """Count one message; False when the user is over the limit (the message must be refused).
+    """Count one message; False when it would be over the limit (the message must be refused).
 
-    A refused message still counts, so a client hammering the socket stays refused.
+    `now` (seconds) replaces the clock, for tests.
     """
     max_messages, seconds = limits()
-    now = time.time() if now is None else now
-    window = int(now // seconds)
-    key = _key(user_id, window)
-    try:
-        current = cache.incr(key)
-    except ValueError:  # first message of this window (or another socket just created it)
-        current = 1 if cache.add(key, 1, seconds * 2 + 1) else cache.incr(key)
-    previous = cache.get(_key(user_id, window - 1)) or 0
-    overlap = 1 - (now - window * seconds) / seconds
-    return previous * overlap + current <= max_messages
+    client = _redis_client()
+    if client is not None:
+        try:
+            return _hit_redis(client, user_id, max_messages, seconds, now)
+        except UNREACHABLE as error:  # Redis down: this process counts alone meanwhile
+            cache.mark_down(error)
+    return _hit_memory(user_id, max_messages, seconds, now)
 
 
 def reset(user_id: int) -> None:
     """Forget a user's recent messages (tests, support tooling)."""
-    _, seconds = limits()
-    window = int(time.time() // seconds)
-    cache.delete_many([_key(user_id, window), _key(user_id, window - 1)])
+    cache.delete(f"chat:flood-local:{user_id}")
+    client = _redis_client()
+    if client is not None:
+        try:
+            client.delete(_key(user_id))
+        except UNREACHABLE as error:  # Redis down: nothing to forget there
+            cache.mark_down(error)

@@ -302,6 +302,9 @@ def post_message(
     if "\x00" in body or "\x00" in client_id:
         # Like Django's form fields: NUL is never valid text (and PostgreSQL refuses to store it).
         raise Invalid(_("El mensaje contiene caracteres no permitidos."))
+    if not _is_text(body) or not _is_text(client_id):
+        # A lone UTF-16 surrogate (half an emoji) is not text: no database can store it.
+        raise Invalid(_("El mensaje contiene caracteres no válidos (un emoji incompleto)."))
     client_id = client_id.strip()
     if not client_id or len(client_id) > CLIENT_ID_MAX:
         raise Invalid(_("client_id debe tener entre 1 y %(max)d caracteres.") % {"max": CLIENT_ID_MAX})
@@ -336,6 +339,14 @@ def post_message(
             raise
         return existing, False
     return message, True
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _notify_absent(conversation: Conversation, author: User, message: Message) -> None:

@@ -1,7 +1,10 @@
 """WebSocket `/ws/notifications/`: live notification frames (and chat queue frames for agents).
 
-The socket is push-only: the server forwards whatever reaches the user's groups; messages
-from the client are ignored. Origin is checked before this runs (support_portal.asgi, 4403).
+The socket is push-only: the server forwards whatever reaches the user's groups. The client has
+nothing to say on it: every frame it sends is answered with an `error` frame (`invalid`, or
+`too_long` above chat.frames.MAX_FRAME_CHARS) and the socket stays open. A channel-layer (Redis)
+outage degrades the socket and closes it with 4012 once Redis is back (chat.layer_guard), so the
+bell reconnects and catches up. Origin is checked before this runs (support_portal.asgi, 4403).
 """
 
 import asyncio
@@ -9,16 +12,19 @@ import contextlib
 
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils.translation import gettext as _
 
 from accounts.access import is_agent
 from accounts.socket_auth import SocketAuthMixin
 from chat import presence
+from chat.frames import FrameError, error_frame, parse_frame
+from chat.layer_guard import LayerGuard
 from notifications.services import AGENTS_GROUP, user_group
 
 NOT_LOGGED_IN = 4401
 
 
-class NotificationConsumer(SocketAuthMixin, AsyncJsonWebsocketConsumer):
+class NotificationConsumer(LayerGuard, SocketAuthMixin, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.joined: list[str] = []
         self.presence_task: asyncio.Task | None = None
@@ -38,8 +44,8 @@ class NotificationConsumer(SocketAuthMixin, AsyncJsonWebsocketConsumer):
         # Join before accepting: once the client sees the socket open it fetches the catch-up,
         # and anything committed after that read is then certain to be pushed.
         for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.joined.append(group)
+            if await self.join(group):  # layer down: degraded, closed 4012 once it is back
+                self.joined.append(group)
         await self.accept()
         if is_agent(user):
             # An agent with the portal open (e.g. on /agent/) is online for the chat queue.
@@ -54,7 +60,7 @@ class NotificationConsumer(SocketAuthMixin, AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         await self.sockauth_leave()
         for group in getattr(self, "joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await self.leave(group)
         if getattr(self, "presence_task", None) is not None:
             self.presence_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -62,7 +68,15 @@ class NotificationConsumer(SocketAuthMixin, AsyncJsonWebsocketConsumer):
             await sync_to_async(presence.agent_disconnected)(self.scope["user"].pk)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        """The client has nothing to say on this socket; its frames (even malformed) are ignored."""
+        """The client has nothing to say on this socket: any frame gets an error frame."""
+        if not getattr(self, "joined", None) and not self.layer_down:
+            return  # closed at connect (not logged in)
+        try:
+            parse_frame(text_data)
+        except FrameError as error:
+            await self.send_json(error_frame(error.code, error.detail))
+            return
+        await self.send_json(error_frame("invalid", _("Este canal no acepta tramas del cliente.")))
 
     async def push_frame(self, event: dict) -> None:
         if await self.sockauth_allows_push():  # nothing reaches a socket whose grant has ended

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import environ
 from django.utils.translation import gettext_lazy as _
+from redis.asyncio.retry import Retry as AsyncRedisRetry
+from redis.backoff import ExponentialBackoff as RedisBackoff
+from redis.retry import Retry as RedisRetry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -194,6 +197,10 @@ TICKETS_AUTO_ASSIGN = env.str("TICKETS_AUTO_ASSIGN", default="least_loaded")  # 
 
 # --- Channels ---------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Redis client options of the channel layer and the cache (docs/RELIABILITY.md "Redis outage"):
+# a connection found dead (Redis restarted) is retried once on a fresh one instead of failing
+# the first socket or request after the restart; connects give up fast while Redis is down.
+REDIS_CLIENT_OPTIONS = {"socket_timeout": 30, "socket_connect_timeout": 2, "health_check_interval": 15}
 if REDIS_URL and env.str("CHANNEL_LAYER", default="redis") == "redis-pubsub":
     # Opt-in: Redis PUBLISH/SUBSCRIBE, less CPU per message, no capacity/expiry (docs/SCALE_OUT.md).
     CHANNEL_LAYERS = {
@@ -208,7 +215,11 @@ elif REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # socket_timeout above channels-redis' 5 s blocking receive: redis-py 8 defaults to 5 s
             # too, and a socket idle for 5 s then dies with 1011 (django/channels_redis#422).
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "capacity": 1500, "expiry": 30},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, **REDIS_CLIENT_OPTIONS, "retry": AsyncRedisRetry(RedisBackoff(), 2)}],
+                "capacity": 1500,
+                "expiry": 30,
+            },
         }
     }
 else:
@@ -216,7 +227,14 @@ else:
 
 # --- Cache (rate limits, presence) -------------------------------------------
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Degrades to per-process memory while Redis is unreachable (support_portal/cache.py).
+    CACHES = {
+        "default": {
+            "BACKEND": "support_portal.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {**REDIS_CLIENT_OPTIONS, "socket_timeout": 2, "retry": RedisRetry(RedisBackoff(0.2), 1)},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -97,11 +97,12 @@ async def test_agents_get_queue_frames_and_franchisees_do_not(agent, supervisor,
         await socket.disconnect()
 
 
-async def test_client_frames_are_ignored_and_the_socket_stays_open(franchisee):
+async def test_client_frames_get_invalid_and_the_socket_stays_open(franchisee):
     communicator = await connect(franchisee)
     await communicator.send_to(text_data="not json {")
+    assert (await communicator.receive_json_from(timeout=2))["code"] == "invalid"
     await communicator.send_json_to({"type": "mark_all_read"})
-    assert await communicator.receive_nothing(timeout=0.2)
+    assert (await communicator.receive_json_from(timeout=2))["code"] == "invalid"
     await send(franchisee, title="sigue vivo")
     assert (await communicator.receive_json_from(timeout=2))["title"] == "sigue vivo"
     await communicator.disconnect()

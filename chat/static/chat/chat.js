@@ -2,6 +2,9 @@
 // Messages are rendered with textContent only. Unsent messages live in an outbox (kept in
 // sessionStorage) and are resent with the same client_id until the server echoes them back;
 // after a dropped connection the socket reconnects with backoff and resumes with ?after=<last id>.
+// The backoff grows on every failure and resets only once a connection has stayed up for
+// HEALTHY_AFTER; a message the server refuses (invalid, too_long, forbidden) leaves the outbox
+// at once, stays on the page as "failed" with edit/discard actions, and the next ones are sent.
 (function () {
   "use strict";
   var root = document.getElementById("chat");
@@ -26,6 +29,9 @@
   var FINAL_CODES = [4401, 4403, 4404];
   var ACK_TIMEOUT = 10000;
   var MAX_BODY = 4000;
+  var HEALTHY_AFTER = 10000;  // ms a connection must stay up before the backoff resets
+  var LAYER_BACK = 4012;  // the server's live channel is back: reconnect now and resume
+  var RETRY_LATER_CODES = ["rate_limited", "unavailable"];
 
   var socket = null;
   var attempts = 0;
@@ -35,6 +41,7 @@
   var inflight = null;
   var ackTimer = null;
   var retryTimer = null;
+  var healthyTimer = null;
   var typingHide = null;
   var lastTypingSent = 0;
   var stopped = false;
@@ -106,7 +113,7 @@
     var tick = li.querySelector(".tick");
     if (!tick) { return; }
     tick.dataset.state = state;
-    tick.textContent = state === "pending" ? "…" : state === "read" ? "✓✓" : "✓";
+    tick.textContent = state === "pending" ? "…" : state === "failed" ? "!" : state === "read" ? "✓✓" : "✓";
     tick.setAttribute("aria-label", strings[state] || "");
   }
 
@@ -235,7 +242,7 @@
         if (frame.user !== userId) { othersRead = Math.max(othersRead, frame.up_to); markTicks(); }
         // Someone read a message this page never received (a live frame was lost, e.g. the
         // server fell behind): reconnect, and the replay from ?after=<last id> fills the gap.
-        if (frame.up_to > lastId && socket) { attempts = 0; socket.close(); }
+        if (frame.up_to > lastId && socket) { socket.close(); }
         break;
       case "conversation":
         applyStatus(frame);
@@ -251,18 +258,45 @@
   function onError(frame) {
     var key = "error" + frame.code.split("_").map(function (w) { return w.charAt(0).toUpperCase() + w.slice(1); }).join("");
     showError(strings[key] || frame.detail);
+    if (frame.code === "unavailable") { setConnection("degraded", strings.degraded); }
     var item = dropInflight();
     if (!item) { return; }
-    if (frame.code === "rate_limited") {
+    if (RETRY_LATER_CODES.indexOf(frame.code) !== -1) {
       window.setTimeout(flush, 5000);  // keep it in the outbox and try again later
       return;
     }
-    // too_long / invalid / forbidden: the server will never take it; keep the text visible.
+    // too_long / invalid / forbidden: the server will never take it. Take it out of the outbox
+    // (the next messages must not wait behind it) and let the user edit or discard it.
     outbox = outbox.filter(function (other) { return other.client_id !== item.client_id; });
     saveOutbox();
     var li = list.querySelector('li.pending[data-client-id="' + CSS.escape(item.client_id) + '"]');
-    if (li) { li.classList.add("failed"); setTick(li, "pending"); }
+    if (li) { markFailed(li, item); }
     flush();
+  }
+
+  function markFailed(li, item) {
+    li.classList.remove("pending");
+    li.classList.add("failed");
+    setTick(li, "failed");
+    var actions = document.createElement("span");
+    actions.className = "chat-failed-actions";
+    var edit = document.createElement("button");
+    edit.type = "button";
+    edit.className = "small chat-edit";
+    edit.textContent = strings.edit;
+    edit.addEventListener("click", function () {
+      li.remove();
+      if (input) { input.value = item.body; input.focus(); }
+      showError("");
+    });
+    var discard = document.createElement("button");
+    discard.type = "button";
+    discard.className = "small chat-discard";
+    discard.textContent = strings.discard;
+    discard.addEventListener("click", function () { li.remove(); showError(""); });
+    actions.appendChild(edit);
+    actions.appendChild(discard);
+    li.appendChild(actions);
   }
 
   function connect() {
@@ -271,7 +305,10 @@
     var url = window.Portal.wsUrl(root.dataset.wsPath + (lastId ? "?after=" + lastId : ""));
     socket = new WebSocket(url);
     socket.onopen = function () {
-      attempts = 0;
+      // Reset the backoff only once this connection proves healthy: a socket that opens and
+      // is closed again at once (a server refusing something) must not reconnect every second.
+      window.clearTimeout(healthyTimer);
+      healthyTimer = window.setTimeout(function () { attempts = 0; }, HEALTHY_AFTER);
       setConnection("online", strings.online);
       flush();
     };
@@ -282,6 +319,7 @@
     };
     socket.onclose = function (event) {
       socket = null;
+      window.clearTimeout(healthyTimer);
       dropInflight();
       if (FINAL_CODES.indexOf(event.code) !== -1) {
         stopped = true;
@@ -290,7 +328,11 @@
       }
       setConnection("offline", strings.offline);
       var delay = Math.min(30000, 1000 * Math.pow(2, attempts)) * (0.5 + Math.random() / 2);
-      attempts += 1;
+      if (event.code === LAYER_BACK) {
+        delay = Math.random() * 1000;  // everyone reconnects now, spread over a second
+      } else {
+        attempts += 1;
+      }
       retryTimer = window.setTimeout(connect, delay);
     };
   }

@@ -1,0 +1,103 @@
+"""Sockets that survive a channel-layer (Redis) outage instead of dying with 1011.
+
+Channels' consumer loop awaits the client and the channel layer together; when Redis goes away
+the layer's receive raises and the whole consumer crashes (Daphne closes 1011). `LayerGuard`
+runs the same loop with a guarded layer receive: on an unreachable layer the socket stays open
+in a degraded state (`layer_down`: the consumer still answers its client, e.g. stores and
+acknowledges chat messages, but gets no live frames), and every few seconds the guard sends a
+probe to its own channel. Once Redis answers, the probe comes back through the layer and the
+socket is closed with 4012 (our "service restarted": applications may only use 1000 and
+3000-4999) so the client reconnects at once and resumes
+(`?after=` for the chat, the catch-up request for the bell): groups are joined afresh and
+whatever was missed is replayed from the database. Errors other than an unreachable layer
+still propagate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from channels.exceptions import StopConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+
+LAYER_BACK = 4012  # close code once the layer is back: reconnect now, resume (1012 is not allowed to apps)
+PROBE_FIRST, PROBE_MAX = 0.5, 5.0  # seconds between probes while the layer is down (doubling)
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+
+
+def unreachable(error: BaseException) -> bool:
+    """Is this the channel layer (Redis) being unreachable, as opposed to a bug?"""
+    return isinstance(error, UNREACHABLE)
+
+
+class LayerGuard:
+    """Mixin for AsyncWebsocketConsumer subclasses (put it first in the bases)."""
+
+    layer_down = False
+
+    async def __call__(self, scope, receive, send) -> None:
+        # channels.consumer.AsyncConsumer.__call__, with _layer_receive for the layer's receive.
+        self.scope = scope
+        self.base_send = send
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        sources = [receive]
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            sources.append(self._layer_receive)
+        with contextlib.suppress(StopConsumer):
+            await await_many_dispatch(sources, self.dispatch)
+
+    async def _layer_receive(self) -> dict:
+        delay = PROBE_FIRST
+        while True:
+            try:
+                if self.layer_down:
+                    await self.channel_layer.send(self.channel_name, {"type": "layer.back"})
+                return await self.channel_layer.receive(self.channel_name)
+            except Exception as error:
+                if not unreachable(error):
+                    raise
+                await self.layer_failed(error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, PROBE_MAX)
+
+    async def layer_failed(self, error: BaseException) -> None:
+        """The layer is unreachable: note it once (subclasses may tell their client)."""
+        if not self.layer_down:
+            self.layer_down = True
+            logger.warning("channel layer unreachable (%s): socket degraded until it is back", type(error).__name__)
+            await self.on_layer_down()
+
+    async def on_layer_down(self) -> None:
+        """Hook: the socket has just become degraded."""
+
+    async def layer_back(self, event: dict) -> None:
+        """The probe came back: the layer works again."""
+        if self.layer_down:
+            await self.close(code=LAYER_BACK)
+
+    async def join(self, group: str) -> bool:
+        """group_add; False (and degraded) when the layer is unreachable."""
+        try:
+            await self.channel_layer.group_add(group, self.channel_name)
+        except Exception as error:
+            if not unreachable(error):
+                raise
+            await self.layer_failed(error)
+            return False
+        return True
+
+    async def leave(self, group: str) -> None:
+        """group_discard that never fails the disconnect (an unreachable layer forgets groups anyway)."""
+        try:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        except Exception as error:
+            if not unreachable(error):
+                raise
