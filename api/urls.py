@@ -1,6 +1,6 @@
 """/api/… routes: the JSON API (v1), its schema and docs, the tokens page and the webhooks pages."""
 
-from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -10,7 +10,8 @@ app_name = "api"
 
 
 def _api(view):
-    """API views authenticate themselves (token or session): the login redirect is for pages only."""
+    """API views authenticate themselves (token or session): the login redirect is for pages only
+    (DRF already marks its views so; said here explicitly)."""
     return login_not_required(view.as_view())
 
 
@@ -27,7 +28,8 @@ urlpatterns = [
     path("v1/kb/search/", _api(views.ArticleSearchView), name="kb_search"),
     path("v1/chats/", _api(views.ChatListView), name="chats"),
     path("schema/", _api(SpectacularAPIView), name="schema"),
-    path("docs/", SwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # DRF marks its views login-exempt; the docs page is a page: anonymous visitors go to the login.
+    path("docs/", login_required(SwaggerView.as_view(url_name="api:schema")), name="docs"),
     path("tokens/", pages.tokens_page, name="tokens"),
     path("tokens/new/", pages.token_create, name="token_create"),
     path("tokens/<str:token_key>/revoke/", pages.token_revoke, name="token_revoke"),
