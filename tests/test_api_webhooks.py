@@ -90,7 +90,8 @@ def test_api_changes_and_comments_fire_updated_and_comment_events(receiver, endp
     requests = receiver.wait_for(3)
     updated, commented = (_verified(endpoint, r) for r in requests[1:3])
     assert updated["event"] == "ticket.updated"
-    assert [(c["field"], c["new"]) for c in updated["data"]["changes"]] == [("priority", "urgent"), ("status", "pending")]
+    changes = [(c["field"], c["new"]) for c in updated["data"]["changes"]]
+    assert changes == [("priority", "urgent"), ("status", "pending")]
     assert updated["data"]["ticket"]["status"] == "pending"
     assert commented["event"] == "comment.created"
     assert commented["data"]["comment"]["internal"] is True and commented["data"]["ticket_id"] == ticket.pk
