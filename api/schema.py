@@ -18,7 +18,7 @@ DESCRIPTIONS = {
     "400": "Invalid input, or the change is not allowed in the ticket's state (nothing is stored).",
     "401": "No token or an invalid, revoked token.",
     "403": "Not allowed for this role (e.g. a franchisee changing a ticket's status).",
-    "404": "Not found, or not visible to this user (another franchise's object).",
+    "404": "Not found, not visible to this user (another franchise's object), or a page past the end.",
     "429": "Throttled: too many requests with this token. See the Retry-After header.",
 }
 
@@ -29,7 +29,8 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             codes = ["401", "403", "429"]
-            if "{" in path:
+            names = {p.get("name") for p in operation.get("parameters", [])}
+            if "{" in path or "page" in names:  # not visible, or a page past the end
                 codes.append("404")
             if method in ("post", "put", "patch") or operation.get("parameters"):
                 codes.append("400")

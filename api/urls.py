@@ -1,7 +1,7 @@
 """/api/… routes: the JSON API (v1), its schema and docs, the tokens page and the webhooks pages."""
 
 from django.contrib.auth.decorators import login_not_required, login_required
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api import pages, views
@@ -27,6 +27,7 @@ urlpatterns = [
     path("v1/kb/articles/<slug:slug>/", _api(views.ArticleDetailView), name="article"),
     path("v1/kb/search/", _api(views.ArticleSearchView), name="kb_search"),
     path("v1/chats/", _api(views.ChatListView), name="chats"),
+    re_path(r"^v1/", _api(views.NotFoundView), name="not_found"),
     path("schema/", _api(SpectacularAPIView), name="schema"),
     # DRF marks its views login-exempt; the docs page is a page: anonymous visitors go to the login.
     path("docs/", login_required(SwaggerView.as_view(url_name="api:schema")), name="docs"),

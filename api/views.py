@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,6 +25,7 @@ from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
 from tickets.models import Status, Ticket
 
+SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,120}")
 STATUS_PARAM = OpenApiParameter("status", OpenApiTypes.STR, enum=Status.values, description="Only this status.")
 Q_PARAM = OpenApiParameter("q", OpenApiTypes.STR, description="Words in the subject or description, or a number.")
 
@@ -137,7 +140,7 @@ class ArticleListView(generics.ListAPIView):
     def get_queryset(self):
         queryset = kb_selectors.visible_articles(self.request.user).order_by("title", "pk")
         category = self.request.query_params.get("category", "")
-        return queryset.filter(category__slug=category) if category else queryset
+        return queryset.filter(category__slug=category) if SLUG_RE.fullmatch(category) else queryset
 
     @extend_schema(parameters=[OpenApiParameter("category", OpenApiTypes.STR, description="A category slug.")])
     def get(self, request: Request, *args, **kwargs) -> Response:
@@ -188,3 +191,13 @@ class ChatListView(generics.ListAPIView):
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
+
+
+@extend_schema(exclude=True)
+class NotFoundView(APIView):
+    """Any other /api/v1/ path (e.g. `tickets/abc/`): a JSON 404 like the API's own, not the HTML page."""
+
+    def _not_found(self, request: Request, *args, **kwargs) -> Response:
+        raise NotFound
+
+    get = post = put = patch = delete = _not_found
