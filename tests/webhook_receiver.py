@@ -15,6 +15,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     path: str
+    received_at: float = 0.0  # time.monotonic()
 
 
 @dataclass
@@ -43,7 +44,7 @@ def webhook_receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with receiver.lock:
-                receiver.requests.append(Received(dict(self.headers.items()), body, self.path))
+                receiver.requests.append(Received(dict(self.headers.items()), body, self.path, time.monotonic()))
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
             self.send_response(status)
             self.send_header("Content-Length", "2")
