@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from accounts.access import is_agent, is_franchisee
 from accounts.models import User
+from api import events as webhook_events
 from chat import limits, presence, selectors
 from chat.frames import conversation_frame, conversation_group, message_frame, queue_frame, read_frame
 from chat.models import BODY_MAX, CLIENT_ID_MAX, TOPIC_MAX, Conversation, Message, ReadMarker
@@ -216,6 +217,7 @@ def _close(conversation: Conversation, actor: User | None, text: str) -> Convers
     _status_changed(conversation)
     _system_message(conversation, text)
     _push_queue("closed" if not was_waiting else "removed", conversation)
+    webhook_events.chat_closed(conversation)  # the one hook of chat.closed, sent after commit
     return conversation
 
 

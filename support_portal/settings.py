@@ -56,6 +56,12 @@ INSTALLED_APPS = [
     "tickets",
     "knowledge_base",
     "chat",
+    # JSON API and webhooks (docs/API.md)
+    "rest_framework",
+    "knox",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -312,6 +318,50 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
 # Health check and load-balancer probes arrive over plain HTTP from inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- JSON API and webhooks (docs/API.md) ------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",  # first: an anonymous call gets 401 + WWW-Authenticate
+        "rest_framework.authentication.SessionAuthentication",  # the browser session, with CSRF
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.ApiPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Support portal API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": "JSON API of the franchise support portal. See docs/API.md.",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1/",
+    "SWAGGER_UI_DIST": "SIDECAR",  # assets served by whitenoise from our static files, never a CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStatusEnum": "tickets.models.Status",
+        "ChatStatusEnum": "chat.models.Conversation.Status",
+        "ArticleStatusEnum": "knowledge_base.models.Article.Status",
+    },
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_error_responses"],
+}
+# Personal tokens (django-rest-knox): only a SHA-512 digest of each key is stored.
+KNOX_TOKEN_MODEL = "api.ApiToken"  # noqa: S105 (a model name, not a secret)
+REST_KNOX = {"TOKEN_TTL": None, "AUTH_HEADER_PREFIX": "Token", "TOKEN_LIMIT_PER_USER": None}
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/minute")  # per token (or per session user)
+API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=20)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)  # seconds per delivery attempt
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)  # back-off 30 s, 1, 2, 4, 8 min
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30)
+# SSRF guard: webhook URLs must resolve to public addresses, except these networks (CIDR),
+# e.g. "127.0.0.1/32" for a receiver on this machine (tests) or "10.0.0.0/8" for an intranet ERP.
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 
 # --- Logging ----------------------------------------------------------------
 LOGGING = {

@@ -9,6 +9,7 @@ pytestmark = pytest.mark.django_db
 
 PUBLIC = {"/accounts/login/", "/healthz", "/i18n/setlang/", "/admin/login/"}
 ADMIN_PREFIX = "/admin/"  # the admin sends anonymous users to its own login page
+API_PREFIXES = ("/api/v1/", "/api/schema/")  # the JSON API answers 401 (token or session), never a redirect
 
 
 def _routes():
@@ -27,6 +28,10 @@ def test_anonymous_is_sent_to_login(path):
         assert response.status_code in (302, 404), path
         if response.status_code == 302:
             assert "/admin/login/" in response["Location"] or "/accounts/login/" in response["Location"]
+        return
+    if path.startswith(API_PREFIXES):
+        assert response.status_code == 401, (path, response.status_code)
+        assert response["WWW-Authenticate"] == "Token"
         return
     assert response.status_code == 302, (path, response.status_code)
     assert response["Location"].startswith("/accounts/login/?next="), path

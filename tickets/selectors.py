@@ -148,3 +148,9 @@ def mergeable_targets(ticket: Ticket) -> QuerySet[Ticket]:
 
 def category_by_pk(pk: int) -> Category:
     return get_object_or_404(Category, pk=pk, active=True)
+
+
+def comments_for(ticket: Ticket, user: User) -> QuerySet[Comment]:
+    """A ticket's comments in order; internal notes only for agents (the API's comment list)."""
+    comments = ticket.comments.select_related("author").order_by("created_at", "id")
+    return comments if is_agent(user) else comments.filter(internal=False)

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from accounts.access import can_see_franchise, is_agent, is_franchisee, is_supervisor
 from accounts.models import Franchise, User
+from api import events as webhook_events
 from notifications import kinds
 from notifications.services import notify_many
 from support_portal import throttle
@@ -46,9 +47,11 @@ class TicketError(Exception):
 
 
 def _event(ticket: Ticket, actor: User | None, kind: str, old: str = "", new: str = "", **extra) -> Event:
-    return Event.objects.create(
+    event = Event.objects.create(
         ticket=ticket, actor=actor, kind=kind, old_value=str(old)[:200], new_value=str(new)[:200], **extra
     )
+    webhook_events.ticket_event_recorded(event)  # the one hook of ticket webhooks, sent after commit
+    return event
 
 
 def _tell(

@@ -1,0 +1,19 @@
+"""Refusals of the services become 400 answers with the message the page would show."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from chat.services import ChatError
+from tickets.services import TicketError
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        exc = exceptions.ValidationError(detail)
+    elif isinstance(exc, TicketError | ChatError):
+        exc = exceptions.ValidationError({"detail": str(exc)})
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,151 @@
+"""JSON shapes of the API (also the webhook payloads). Writes are validated again by the services."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import Franchise, User
+from chat.models import Conversation
+from knowledge_base.models import Article
+from tickets.models import COMMENT_MAX, DESCRIPTION_MAX, SUBJECT_MAX, Category, Comment, Priority, Status, Ticket
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(source="display_name")
+    role = serializers.CharField()
+
+
+class NamedRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class TicketListSerializer(serializers.ModelSerializer):
+    number = serializers.CharField(read_only=True)
+    franchise = NamedRefSerializer(read_only=True)
+    category = NamedRefSerializer(read_only=True, allow_null=True)
+    assignee = UserRefSerializer(read_only=True, allow_null=True)
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id", "number", "subject", "status", "priority", "category", "franchise", "assignee", "source",
+            "sla_state", "created_at", "updated_at", "resolution_due", "url",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class TicketSerializer(TicketListSerializer):
+    requester = UserRefSerializer(read_only=True, allow_null=True)
+    merged_into = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+
+    class Meta(TicketListSerializer.Meta):
+        fields = [
+            *TicketListSerializer.Meta.fields, "description", "requester", "first_response_due",
+            "first_response_at", "resolved_at", "closed_at", "merged_into", "rating",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class TicketCreateSerializer(serializers.Serializer):
+    subject = serializers.CharField(max_length=SUBJECT_MAX)
+    description = serializers.CharField(max_length=DESCRIPTION_MAX)
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.filter(active=True), required=False, allow_null=True
+    )
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False, default=Priority.NORMAL)
+    franchise = serializers.PrimaryKeyRelatedField(
+        queryset=Franchise.objects.filter(active=True),
+        required=False,
+        allow_null=True,
+        help_text="Agents only (required for them); a franchisee's ticket is always in their franchise.",
+    )
+    requester = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(role=User.Role.FRANCHISEE, is_active=True),
+        required=False,
+        allow_null=True,
+        help_text="Agents only: the franchisee the ticket is opened for.",
+    )
+
+
+class TicketUpdateSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    assignee = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, help_text="An agent's id; null puts the ticket back in the queue."
+    )
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    author = UserRefSerializer(read_only=True, allow_null=True)
+    ticket = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Comment
+        fields = ["id", "ticket", "author", "body", "internal", "created_at"]
+        read_only_fields = fields
+
+
+class CommentCreateSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=COMMENT_MAX)
+    internal = serializers.BooleanField(
+        required=False, default=False, help_text="Agents only: an internal note. Ignored for franchisees."
+    )
+
+
+class CategoryRefSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class ArticleListSerializer(serializers.ModelSerializer):
+    category = CategoryRefSerializer(read_only=True, allow_null=True)
+    tags = serializers.SerializerMethodField()
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
+
+    class Meta:
+        model = Article
+        fields = ["slug", "title", "summary", "category", "tags", "language", "status", "updated_at", "url"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_tags(self, article: Article) -> list[str]:
+        return list(article.tag_list)
+
+
+class ArticleSerializer(ArticleListSerializer):
+    class Meta(ArticleListSerializer.Meta):
+        fields = [*ArticleListSerializer.Meta.fields, "body", "published_at"]
+        read_only_fields = fields
+
+
+class SearchHitSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    title = serializers.CharField()
+    url = serializers.CharField()
+    snippet = serializers.CharField(help_text="Escaped text with <mark> around the matched words.")
+    score = serializers.FloatField()
+
+
+class SearchResponseSerializer(serializers.Serializer):
+    results = SearchHitSerializer(many=True)
+    suggestion = serializers.CharField(allow_null=True)
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    franchise = NamedRefSerializer(read_only=True)
+    franchisee = UserRefSerializer(read_only=True)
+    agent = UserRefSerializer(read_only=True, allow_null=True)
+    ticket = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id", "status", "topic", "franchise", "franchisee", "agent", "created_at", "accepted_at",
+            "closed_at", "last_activity_at", "ticket", "resolved_in_chat", "url",
+        ]  # fmt: skip
+        read_only_fields = fields

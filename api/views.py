@@ -1,0 +1,203 @@
+"""The JSON API (/api/v1/): thin views over the same selectors and services as the pages."""
+
+from __future__ import annotations
+
+import re
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.access import is_agent, is_franchisee
+from accounts.models import User
+from api import serializers as s
+from chat import selectors as chat_selectors
+from chat.models import Conversation
+from knowledge_base import selectors as kb_selectors
+from knowledge_base.search import search_articles
+from tickets import selectors as ticket_selectors
+from tickets import services as ticket_services
+from tickets.models import Status, Ticket
+
+SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,120}")
+STATUS_PARAM = OpenApiParameter("status", OpenApiTypes.STR, enum=Status.values, description="Only this status.")
+Q_PARAM = OpenApiParameter("q", OpenApiTypes.STR, description="Words in the subject or description, or a number.")
+
+
+class TicketListView(generics.ListAPIView):
+    """Tickets the user may see (their franchise's; all of them for agents), newest first."""
+
+    serializer_class = s.TicketListSerializer
+
+    def get_queryset(self):
+        get = self.request.query_params
+        return ticket_selectors.franchise_tickets(self.request.user, status=get.get("status", ""), q=get.get("q", ""))
+
+    @extend_schema(parameters=[STATUS_PARAM, Q_PARAM])
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=s.TicketCreateSerializer, responses={201: s.TicketSerializer})
+    def post(self, request: Request) -> Response:
+        """Open a ticket, exactly as the /tickets/new/ form does (tickets.services.create_ticket)."""
+        if not (is_franchisee(request.user) or is_agent(request.user)):
+            raise PermissionDenied
+        form = s.TicketCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        agent = is_agent(request.user)
+        ticket = ticket_services.create_ticket(
+            actor=request.user,
+            subject=data["subject"],
+            description=data["description"],
+            franchise=data.get("franchise") if agent else None,
+            requester=data.get("requester") if agent else None,
+            category=data.get("category"),
+            priority=data.get("priority") or "normal",
+        )
+        ticket = ticket_selectors.ticket_for(request.user, ticket.pk)
+        return Response(s.TicketSerializer(ticket).data, status=status.HTTP_201_CREATED)
+
+
+def _visible_ticket(request: Request, pk: int) -> Ticket:
+    return ticket_selectors.ticket_for(request.user, pk)
+
+
+class TicketDetailView(APIView):
+    serializer_class = s.TicketSerializer
+
+    @extend_schema(responses=s.TicketSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(s.TicketSerializer(_visible_ticket(request, pk)).data)
+
+    @extend_schema(request=s.TicketUpdateSerializer, responses=s.TicketSerializer)
+    def patch(self, request: Request, pk: int) -> Response:
+        """Agents: status, priority, assignee — the same services and rules as the ticket page's buttons."""
+        ticket = _visible_ticket(request, pk)
+        if not is_agent(request.user):
+            raise PermissionDenied
+        form = s.TicketUpdateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        actor = request.user
+        with transaction.atomic():  # all the changes or none (each service refuses with TicketError)
+            if "assignee" in data:
+                ticket = _change_assignee(ticket, actor, data["assignee"])
+            if "priority" in data:
+                ticket = ticket_services.change_priority(ticket=ticket, actor=actor, priority=data["priority"])
+            if "status" in data and data["status"] != ticket.status:
+                ticket = ticket_services.change_status(ticket=ticket, actor=actor, status=data["status"])
+        return Response(s.TicketSerializer(_visible_ticket(request, pk)).data)
+
+
+def _change_assignee(ticket: Ticket, actor: User, assignee_id: int | None) -> Ticket:
+    """null → unassign; yourself on an unassigned ticket → claim (as the "take" button); else assign."""
+    if assignee_id is None:
+        return ticket_services.unassign(ticket=ticket, actor=actor)
+    if assignee_id == actor.pk and ticket.assignee_id is None:
+        return ticket_services.claim(ticket=ticket, actor=actor)
+    assignee = User.objects.filter(pk=assignee_id).first()
+    if assignee is None:
+        raise ticket_services.TicketError(_("Solo se puede asignar a un agente activo."))
+    return ticket_services.assign(ticket=ticket, actor=actor, assignee=assignee)
+
+
+class TicketCommentsView(generics.ListAPIView):
+    """Comments of a visible ticket; internal notes only for agents."""
+
+    serializer_class = s.CommentSerializer
+
+    def get_queryset(self):
+        ticket = _visible_ticket(self.request, self.kwargs["pk"])
+        return ticket_selectors.comments_for(ticket, self.request.user)
+
+    @extend_schema(request=s.CommentCreateSerializer, responses={201: s.CommentSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        """Reply (or, for agents, add an internal note) as the ticket page's comment form does."""
+        ticket = _visible_ticket(request, pk)
+        form = s.CommentCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        comment = ticket_services.add_comment(
+            ticket=ticket,
+            actor=request.user,
+            body=form.validated_data["body"],
+            internal=form.validated_data.get("internal", False) and is_agent(request.user),
+        )
+        return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+
+class ArticleListView(generics.ListAPIView):
+    """Knowledge-base articles the user may see (published only for franchisees), by title."""
+
+    serializer_class = s.ArticleListSerializer
+
+    def get_queryset(self):
+        queryset = kb_selectors.visible_articles(self.request.user).order_by("title", "pk")
+        category = self.request.query_params.get("category", "")
+        return queryset.filter(category__slug=category) if SLUG_RE.fullmatch(category) else queryset
+
+    @extend_schema(parameters=[OpenApiParameter("category", OpenApiTypes.STR, description="A category slug.")])
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class ArticleDetailView(APIView):
+    serializer_class = s.ArticleSerializer
+
+    @extend_schema(responses=s.ArticleSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(s.ArticleSerializer(kb_selectors.get_article_or_404(request.user, slug)).data)
+
+
+class ArticleSearchView(APIView):
+    """The same ranked search as /kb/search/ and /kb/suggest/ (knowledge_base.search.search_articles)."""
+
+    serializer_class = s.SearchResponseSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", OpenApiTypes.STR, required=True, description="Free text."),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="1–50, default 10."),
+        ],
+        responses=s.SearchResponseSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            limit = max(1, min(int(request.query_params.get("limit", 10)), 50))
+        except ValueError:
+            limit = 10
+        result = search_articles(request.query_params.get("q", ""), user=request.user, limit=limit, with_facets=False)
+        return Response({"results": [hit.as_json() for hit in result.hits], "suggestion": result.suggestion})
+
+
+class ChatListView(generics.ListAPIView):
+    """Chat conversations the user may open (their franchise's; all for agents), most recent first."""
+
+    serializer_class = s.ConversationSerializer
+
+    def get_queryset(self):
+        queryset = chat_selectors.visible_conversations(self.request.user).order_by("-last_activity_at", "-id")
+        wanted = self.request.query_params.get("status", "")
+        return queryset.filter(status=wanted) if wanted in Conversation.Status.values else queryset
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=Conversation.Status.values)],
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+@extend_schema(exclude=True)
+class NotFoundView(APIView):
+    """Any other /api/v1/ path (e.g. `tickets/abc/`): a JSON 404 like the API's own, not the HTML page."""
+
+    def _not_found(self, request: Request, *args, **kwargs) -> Response:
+        raise NotFound
+
+    get = post = put = patch = delete = _not_found
