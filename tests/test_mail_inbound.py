@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.core import mail as outbox
 from django.db import connection
 
 from mail.addresses import BadToken, make_token, read_token, reply_address
