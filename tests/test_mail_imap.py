@@ -1,0 +1,81 @@
+"""The IMAP poller against a real Dovecot started by the test: messages delivered by IMAP APPEND,
+the Celery beat task ingests them once, flags them, and a second poll stores nothing new."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from imapclient import IMAPClient
+
+from mail import imap
+from mail.addresses import reply_address
+from mail.models import InboundMessage
+from mail.tasks import poll_imap
+from tests import dovecot
+from tests.conftest import IN_CI
+from tickets import services
+from tickets.models import Comment, Ticket
+
+DATA = Path(__file__).parent / "data" / "email"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def imap_server(tmp_path):
+    if not dovecot.available():
+        if IN_CI:
+            pytest.fail("dovecot must be installed in CI (Debian package dovecot-imapd)")
+        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
+    with dovecot.dovecot(tmp_path) as server:
+        yield server
+
+
+def _client(server) -> IMAPClient:
+    client = IMAPClient("127.0.0.1", port=server.port, ssl=False, timeout=30)
+    client.login(server.username, server.password)
+    return client
+
+
+def test_poller_ingests_flags_and_is_idempotent(imap_server, franchisee, settings):
+    franchisee.email = "fran@centro.example"
+    franchisee.save(update_fields=["email"])
+    ticket = services.create_ticket(actor=franchisee, subject="Impresora", description="No imprime")
+    reply = (DATA / "reply_gmail_es.eml").read_bytes()
+    reply = reply.replace(b"TOKEN_ADDR", reply_address(ticket.pk, franchisee.pk).encode())
+    with _client(imap_server) as client:
+        client.append("INBOX", reply)
+        client.append("INBOX", (DATA / "new_latin1_qp.eml").read_bytes())
+        client.append("INBOX", (DATA / "unknown_sender.eml").read_bytes())
+        client.append("INBOX", reply)  # the same Message-ID delivered twice
+
+    settings.IMAP_URL = imap_server.url
+    counts = poll_imap.delay().get()
+    assert counts == {"accepted": 3, "refused": 1, "retry": 0}
+    assert Comment.objects.get(ticket=ticket).body == "Ya funciona, gracias. Lo he reiniciado dos veces."
+    assert Ticket.objects.filter(source="email", requester=franchisee).count() == 1
+    assert InboundMessage.objects.filter(channel="imap").count() == 2
+
+    with _client(imap_server) as client:
+        client.select_folder("INBOX")
+        flags = client.get_flags(client.search(["ALL"]))
+        assert all(b"\\Seen" in f for f in flags.values())
+        assert sorted(imap.REFUSED_FLAG in f for f in flags.values()) == [False, False, False, True]
+        assert client.search(["UNSEEN"]) == []
+
+    assert poll_imap.delay().get() == {"accepted": 0, "refused": 0, "retry": 0}
+    assert Comment.objects.count() == 1 and Ticket.objects.count() == 2
+
+
+def test_url_format():
+    config = imap.parse_url("imaps://soporte%40franquicias.example:p%2Fss@mail.example/Soporte")
+    assert (config.host, config.port, config.tls) == ("mail.example", 993, True)
+    assert (config.username, config.password, config.folder) == ("soporte@franquicias.example", "p/ss", "Soporte")
+    with pytest.raises(ValueError):
+        imap.parse_url("pop3://x@y/INBOX")
+
+
+def test_poll_without_imap_url_does_nothing(settings, db):
+    settings.IMAP_URL = ""
+    assert poll_imap.delay().get() == {}
