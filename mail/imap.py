@@ -17,6 +17,7 @@ logger = logging.getLogger("mail.imap")
 
 ACCEPTED_FLAG = b"PortalAccepted"
 REFUSED_FLAG = b"PortalRefused"
+IGNORED_FLAG = b"PortalIgnored"
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,10 @@ def parse_url(url: str) -> ImapConfig:
 
 
 def poll(url: str, *, limit: int = 200) -> dict[str, int]:
-    """Ingest the unseen messages; flag each \\Seen + PortalAccepted/PortalRefused (temporary
-    failures stay unseen for the next poll). Idempotent by Message-ID through ingest()."""
+    """Ingest the unseen messages; flag each \\Seen + PortalAccepted / PortalIgnored (mail loops) /
+    PortalRefused (temporary failures stay unseen for the next poll). Idempotent by Message-ID."""
     config = parse_url(url)
-    counts = {"accepted": 0, "refused": 0, "retry": 0}
+    counts = {"accepted": 0, "ignored": 0, "refused": 0, "retry": 0}
     context = ssl.create_default_context()
     with IMAPClient(config.host, port=config.port, ssl=config.tls, ssl_context=context, timeout=30) as client:
         if not config.tls and b"STARTTLS" in client.capabilities():
@@ -65,7 +66,8 @@ def poll(url: str, *, limit: int = 200) -> dict[str, int]:
             if outcome.code == TEMPFAIL:
                 counts["retry"] += 1
                 continue
-            accepted = outcome.code == 0
-            client.add_flags([uid], [SEEN, ACCEPTED_FLAG if accepted else REFUSED_FLAG])
-            counts["accepted" if accepted else "refused"] += 1
+            result = "refused" if outcome.code else "ignored" if outcome.ignored else "accepted"
+            flag = {"accepted": ACCEPTED_FLAG, "ignored": IGNORED_FLAG, "refused": REFUSED_FLAG}[result]
+            client.add_flags([uid], [SEEN, flag])
+            counts[result] += 1
     return counts

@@ -5,8 +5,8 @@
 2. `mail-parser-reply` (languages es + en) cuts Outlook-style header blocks ("De: … Enviado: …",
    "From: … Sent: …"), "Enviado desde mi iPhone" and sign-offs such as "Saludos," / "Regards,".
 3. `email-reply-parser` cuts what is left of `>`-quoted text, "On … wrote:" and "-- " signatures.
-4. The attribution line a client writes just above the quote ("El … escribió:") is dropped
-   when it names our own address — it is the last paragraph and ends with ":".
+4. What a client writes just above the quote — an attribution ("El … escribió:") or a header
+   block the parser missed ("De: … Enviado el: …") — is dropped when it names our own address.
 """
 
 from __future__ import annotations
@@ -41,11 +41,15 @@ def cut_at_marker(text: str) -> str:
 
 
 def _drop_attribution(text: str) -> str:
-    """Drop a trailing "El lun, … <soporte+…@domain> escribió:" paragraph (up to 3 lines)."""
+    """Drop what a client wrote about our quoted e-mail when the libraries left it: a trailing
+    paragraph of up to 4 lines naming our address that is an attribution ("El lun, … <soporte+…>
+    escribió:") or a header block the parser did not know ("De: … <soporte@…>" / "Enviado el: …")."""
     paragraphs = text.rstrip().split("\n\n")
     last = paragraphs[-1].strip()
-    domain = "@" + support_address()[1]
-    if len(paragraphs) > 1 and last.endswith(":") and last.count("\n") < 3 and domain in last.lower():
+    label = last.split("\n", 1)[0].partition(":")
+    header_like = bool(label[1]) and len(label[0]) <= 12 and label[0].replace("*", "").isalpha()
+    names_us = "@" + support_address()[1] in last.lower()
+    if len(paragraphs) > 1 and names_us and last.count("\n") < 4 and (last.endswith(":") or header_like):
         return "\n\n".join(paragraphs[:-1])
     return text
 

@@ -37,6 +37,7 @@ class Outcome:
     reason: str
     stored: bool = False
     ticket: Ticket | None = None
+    ignored: bool = False  # a mail loop (auto-reply, bounce): exit 0 so the MTA sends no bounce
 
 
 class Refused(Exception):
@@ -61,7 +62,7 @@ def _ingest(raw: bytes, channel: str) -> Outcome:
     except parsing.Unparsable as exc:
         return Outcome(DATAERR, f"unparsable: {exc}")
     if mail.loop_reason:
-        return Outcome(OK, f"ignored, mail loop ({mail.loop_reason}) from {mail.sender}")
+        return Outcome(OK, f"ignored, mail loop ({mail.loop_reason}) from {mail.sender}", ignored=True)
     try:
         with transaction.atomic():
             if InboundMessage.objects.filter(key=mail.key).exists():

@@ -49,10 +49,11 @@ def test_poller_ingests_flags_and_is_idempotent(imap_server, franchisee, setting
         client.append("INBOX", (DATA / "new_latin1_qp.eml").read_bytes())
         client.append("INBOX", (DATA / "unknown_sender.eml").read_bytes())
         client.append("INBOX", reply)  # the same Message-ID delivered twice
+        client.append("INBOX", (DATA / "auto_reply.eml").read_bytes())
 
     settings.IMAP_URL = imap_server.url
     counts = poll_imap.delay().get()
-    assert counts == {"accepted": 3, "refused": 1, "retry": 0}
+    assert counts == {"accepted": 3, "ignored": 1, "refused": 1, "retry": 0}
     assert Comment.objects.get(ticket=ticket).body == "Ya funciona, gracias. Lo he reiniciado dos veces."
     assert Ticket.objects.filter(source="email", requester=franchisee).count() == 1
     assert InboundMessage.objects.filter(channel="imap").count() == 2
@@ -61,10 +62,14 @@ def test_poller_ingests_flags_and_is_idempotent(imap_server, franchisee, setting
         client.select_folder("INBOX")
         flags = client.get_flags(client.search(["ALL"]))
         assert all(b"\\Seen" in f for f in flags.values())
-        assert sorted(imap.REFUSED_FLAG in f for f in flags.values()) == [False, False, False, True]
+        kept = [
+            next((k for k in (imap.ACCEPTED_FLAG, imap.IGNORED_FLAG, imap.REFUSED_FLAG) if k in f), None)
+            for f in flags.values()
+        ]
+        assert sorted(kept) == sorted([imap.ACCEPTED_FLAG] * 3 + [imap.IGNORED_FLAG, imap.REFUSED_FLAG])
         assert client.search(["UNSEEN"]) == []
 
-    assert poll_imap.delay().get() == {"accepted": 0, "refused": 0, "retry": 0}
+    assert poll_imap.delay().get() == {"accepted": 0, "ignored": 0, "refused": 0, "retry": 0}
     assert Comment.objects.count() == 1 and Ticket.objects.count() == 2
 
 

@@ -86,10 +86,24 @@ def test_gmail_spanish_reply_becomes_public_comment(fran, ticket):
     assert Comment.objects.filter(ticket=ticket).count() == 1
 
 
-def test_outlook_english_windows_1252_reply(fran, ticket):
-    outcome = ingest(message("reply_outlook_en_cp1252.eml", ticket))
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("reply_outlook_en_cp1252.eml", "The printer prints again – thanks!"),
+        ("reply_gmail_en.eml", "It works now, thanks. The till prints again."),
+        (
+            "reply_outlook_desktop_es_cp1252.eml",
+            "La impresora ya imprime, pero el cajón no se abre “a veces”.\n\nUn saludo",
+        ),
+        ("reply_apple_es_html_logo.eml", "Perfecto, gracias."),
+    ],
+)
+def test_client_quoting_and_charsets(fran, ticket, name, body):
+    outcome = ingest(message(name, ticket))
     assert outcome.code == 0, outcome.reason
-    assert Comment.objects.get(ticket=ticket).body == "The printer prints again – thanks!"
+    comment = Comment.objects.get(ticket=ticket)
+    assert comment.body == body
+    assert not comment.attachments.exists()  # an inline signature logo is not an attachment
 
 
 def test_outlook_spanish_reply_with_attachment(fran, ticket):
