@@ -17,7 +17,7 @@ def poll_imap() -> dict[str, int]:
         return {}
     try:
         counts = imap.poll(settings.IMAP_URL)
-    except (OSError, imap.IMAPClient.Error) as exc:
+    except (OSError, ValueError, imap.IMAPClient.Error) as exc:
         logger.warning("IMAP poll failed (%s: %s); next poll retries", type(exc).__name__, exc)
         return {"error": 1}
     logger.info("IMAP poll: %s", counts)

@@ -84,3 +84,10 @@ def test_url_format():
 def test_poll_without_imap_url_does_nothing(settings, db):
     settings.IMAP_URL = ""
     assert poll_imap.delay().get() == {}
+
+
+def test_unreachable_server_is_logged_and_retried_next_poll(settings, db):
+    from tests.servers import free_port
+
+    settings.IMAP_URL = f"imap://soporte:x@127.0.0.1:{free_port()}/INBOX"  # nothing listens there
+    assert poll_imap.delay().get() == {"error": 1}

@@ -190,7 +190,7 @@ class SharedDatabase:
             user, host, port = settings_dict["USER"], settings_dict["HOST"], settings_dict["PORT"] or 5432
             self.url = f"postgres://{user}@{host}:{port}/{settings_dict['NAME']}"
 
-    def run(self, raw: bytes) -> subprocess.CompletedProcess:
+    def run(self, raw: bytes, **env: str) -> subprocess.CompletedProcess:
         if self.sqlite:
             connection.ensure_connection()
             with sqlite3.connect(self.file) as target:
@@ -202,6 +202,7 @@ class SharedDatabase:
             "LOG_LEVEL": "WARNING",
             "CELERY_TASK_ALWAYS_EAGER": "true",
             "MEDIA_ROOT": str(self.file.parent / "media"),
+            **env,
         }
         done = subprocess.run(
             [sys.executable, "manage.py", "ingest_email"],
@@ -239,5 +240,9 @@ def test_pipe_exit_codes_and_storage(tmp_path, centro):
     done = shared.run(message("new_latin1_qp.eml"))
     assert done.returncode == 0, done.stderr
     assert Ticket.objects.filter(source="email").count() == 1
+    done = shared.run(message("auto_reply.eml", ticket, fran))
+    assert done.returncode == 0 and b"ignored" in done.stderr
+    done = shared.run(message("new_html_only.eml") + b"x" * 5000, INBOUND_EMAIL_MAX_BYTES="2000")
+    assert done.returncode == 65 and b"too large" in done.stderr
     assert Comment.objects.count() == 1 and InboundMessage.objects.count() == 2
     assert Ticket.objects.get(pk=ticket.pk).status in (Status.NEW, Status.OPEN)
