@@ -246,3 +246,40 @@ def test_pipe_exit_codes_and_storage(tmp_path, centro):
     assert done.returncode == 65 and b"too large" in done.stderr
     assert Comment.objects.count() == 1 and InboundMessage.objects.count() == 2
     assert Ticket.objects.get(pk=ticket.pk).status in (Status.NEW, Status.OPEN)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_deliveries_of_one_message_store_it_once(centro):
+    """Two MTA deliveries of the same message at once (PostgreSQL: real row locks)."""
+    import threading
+
+    from accounts.services import save_user
+    from tests.conftest import require_env
+
+    require_env("DATABASE_URL")
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    fran = save_user(username="fran_twice", role="franchisee", franchise=centro, password="Xx-12345-pass")[0]
+    fran.email = "fran@centro.example"
+    fran.save(update_fields=["email"])
+    ticket = services.create_ticket(actor=fran, subject="Impresora", description="No imprime")
+    raw = message("reply_gmail_es.eml", ticket, fran)
+    barrier, codes = threading.Barrier(2), []
+
+    def deliver() -> None:
+        from django.db import connections
+
+        try:
+            barrier.wait(timeout=30)
+            codes.append(ingest(raw).code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert codes == [0, 0]
+    assert Comment.objects.filter(ticket=ticket).count() == 1 and InboundMessage.objects.count() == 1
