@@ -138,6 +138,13 @@ def test_reply_to_closed_ticket_opens_linked_follow_up(fran, ticket, agent):
     follow_up = Ticket.objects.exclude(pk=ticket.pk).get()
     assert follow_up.follow_up_of_id == ticket.pk and follow_up.source == "email"
     assert follow_up.events.filter(kind="follow_up").exists()
+    assert Comment.objects.count() == 0  # nothing added to the closed ticket itself
+    from django.test import Client
+
+    client = Client()
+    client.force_login(fran)
+    page = client.get(follow_up.get_absolute_url()).content.decode()
+    assert f"Continúa el ticket cerrado {ticket.number}" in page
 
 
 @pytest.mark.parametrize(
