@@ -7,6 +7,7 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from django.conf import settings
 from imapclient import IMAPClient
 from imapclient.imapclient import SEEN
 
@@ -50,7 +51,7 @@ def poll(url: str, *, limit: int = 200) -> dict[str, int]:
     PortalRefused (temporary failures stay unseen for the next poll). Idempotent by Message-ID."""
     config = parse_url(url)
     counts = {"accepted": 0, "ignored": 0, "refused": 0, "retry": 0}
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=settings.IMAP_CA_FILE or None)
     with IMAPClient(config.host, port=config.port, ssl=config.tls, ssl_context=context, timeout=30) as client:
         if not config.tls and b"STARTTLS" in client.capabilities():
             client.starttls(context)

@@ -26,7 +26,7 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {internal_user}
@@ -48,10 +48,11 @@ service imap-login {{
   chroot =
   inet_listener imap {{
     address = 127.0.0.1
-    port = {port}
+    port = {imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 }}
 service anvil {{
@@ -71,24 +72,65 @@ class Imap:
     port: int
     username: str
     password: str
+    cafile: str = ""  # the self-signed certificate, with tls=True
 
     @property
     def url(self) -> str:
-        return f"imap://{self.username}:{self.password}@127.0.0.1:{self.port}/INBOX"
+        scheme = "imaps" if self.cafile else "imap"
+        return f"{scheme}://{self.username}:{self.password}@127.0.0.1:{self.port}/INBOX"
+
+    def client(self):
+        """A logged-in IMAPClient (trusting the test certificate with TLS)."""
+        import ssl
+
+        from imapclient import IMAPClient
+
+        context = ssl.create_default_context(cafile=self.cafile) if self.cafile else None
+        client = IMAPClient("127.0.0.1", port=self.port, ssl=bool(self.cafile), ssl_context=context, timeout=30)
+        client.login(self.username, self.password)
+        return client
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 valid one day, made with Debian's openssl."""
+    cert, key = folder / "imap.crt", folder / "imap.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
 
 
 def available() -> bool:
     return Path(DOVECOT).exists()
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 30.0) -> None:
+def _wait_for_port(port: int, proc: subprocess.Popen, log: Path, *, tls: bool, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"dovecot exited with {proc.returncode}: {log.read_text() if log.exists() else ''}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-                if sock.recv(64).startswith(b"* OK"):
+                if tls or sock.recv(64).startswith(b"* OK"):  # a TLS server waits for the handshake
                     return
         except OSError:
             time.sleep(0.1)
@@ -96,7 +138,13 @@ def _wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float 
 
 
 @contextlib.contextmanager
-def dovecot(tmp_path: Path, *, username: str = "soporte", password: str = "imap-Test-pass") -> Iterator[Imap]:  # noqa: S107
+def dovecot(
+    tmp_path: Path,
+    *,
+    username: str = "soporte",
+    password: str = "imap-Test-pass",  # noqa: S107
+    tls: bool = False,
+) -> Iterator[Imap]:
     """Run `dovecot -F -c <conf>` (config, users and log in tmp_path) for the current user.
 
     Dovecot never runs its login or mail processes as root: as root (CI), logins run as Debian's
@@ -116,13 +164,21 @@ def dovecot(tmp_path: Path, *, username: str = "soporte", password: str = "imap-
         (run / sub).mkdir()
         shutil.chown(run / sub, mail_user, mail_group)
     port = free_port()
+    cafile = ""
+    if tls:
+        cert, key = self_signed_certificate(tmp_path)
+        cafile, ssl_line = str(cert), f"ssl = required\nssl_cert = <{cert}\nssl_key = <{key}"
+    else:
+        ssl_line = "ssl = no"
     (tmp_path / "users").write_text(f"{username}:{{PLAIN}}{password}::::::\n")
     conf = tmp_path / "dovecot.conf"
     conf.write_text(
         CONFIG.format(
             run=run,
             root=tmp_path,
-            port=port,
+            imap_port=0 if tls else port,
+            imaps_port=port if tls else 0,
+            ssl=ssl_line,
             user=user,
             group=group,
             internal_user=internal_user,
@@ -136,8 +192,8 @@ def dovecot(tmp_path: Path, *, username: str = "soporte", password: str = "imap-
     with output.open("wb") as out:
         proc = subprocess.Popen([DOVECOT, "-F", "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_for_port(port, proc, tmp_path / "dovecot.log")
-        yield Imap(port, username, password)
+        _wait_for_port(port, proc, tmp_path / "dovecot.log", tls=tls)
+        yield Imap(port, username, password, cafile)
     finally:
         proc.terminate()
         try:

@@ -33,9 +33,7 @@ def imap_server(tmp_path):
 
 
 def _client(server) -> IMAPClient:
-    client = IMAPClient("127.0.0.1", port=server.port, ssl=False, timeout=30)
-    client.login(server.username, server.password)
-    return client
+    return server.client()
 
 
 def test_poller_ingests_flags_and_is_idempotent(imap_server, franchisee, settings):
@@ -71,6 +69,23 @@ def test_poller_ingests_flags_and_is_idempotent(imap_server, franchisee, setting
 
     assert poll_imap.delay().get() == {"accepted": 0, "ignored": 0, "refused": 0, "retry": 0}
     assert Comment.objects.count() == 1 and Ticket.objects.count() == 2
+
+
+def test_poller_over_imaps_verifies_the_certificate(tmp_path, franchisee, settings):
+    if not dovecot.available():
+        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
+    franchisee.email = "fran@centro.example"
+    franchisee.save(update_fields=["email"])
+    with dovecot.dovecot(tmp_path, tls=True) as server:
+        with server.client() as client:
+            client.append("INBOX", (DATA / "new_latin1_qp.eml").read_bytes())
+        settings.IMAP_URL = server.url
+        assert server.url.startswith("imaps://")
+        assert poll_imap.delay().get() == {"error": 1}  # system CAs do not trust the test certificate
+        assert not Ticket.objects.exists()
+        settings.IMAP_CA_FILE = server.cafile
+        assert poll_imap.delay().get() == {"accepted": 1, "ignored": 0, "refused": 0, "retry": 0}
+    assert Ticket.objects.get().source == "email"
 
 
 def test_url_format():
