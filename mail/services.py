@@ -61,6 +61,9 @@ def _ingest(raw: bytes, channel: str) -> Outcome:
         mail = parsing.parse(raw)
     except parsing.Unparsable as exc:
         return Outcome(DATAERR, f"unparsable: {exc}")
+    except Exception as exc:  # noqa: BLE001 - the email package can trip on any malformed input
+        logger.warning("inbound e-mail: parser error %s: %s", type(exc).__name__, exc)
+        return Outcome(DATAERR, f"unparsable: {type(exc).__name__}")
     if mail.loop_reason:
         return Outcome(OK, f"ignored, mail loop ({mail.loop_reason}) from {mail.sender}", ignored=True)
     try:
@@ -89,6 +92,9 @@ def _ingest(raw: bytes, channel: str) -> Outcome:
     except (DatabaseError, OSError) as exc:
         logger.exception("inbound e-mail: temporary failure")
         return Outcome(TEMPFAIL, f"temporary failure: {type(exc).__name__}")
+    except Exception as exc:  # never lose a message to a bug: the MTA retries, the log has the trace
+        logger.exception("inbound e-mail: unexpected error")
+        return Outcome(TEMPFAIL, f"temporary failure (unexpected {type(exc).__name__})")
     return outcome
 
 

@@ -157,6 +157,24 @@ def test_refused_or_ignored_store_nothing(fran, ticket, name, code):
     assert not Comment.objects.exists() and Ticket.objects.count() == 1 and not InboundMessage.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"From: fran@centro.example\nTo: soporte@franquicias.example\nSubject: x\nContent-Type: multipart/mixed;"
+        b' boundary="nope"\n\n--other\nContent-Type: text/plain\n\nhola\n',
+        b"From: fran@centro.example\nTo: soporte@franquicias.example\nSubject: x\nContent-Type: text/plain;"
+        b" charset=x-unknown-charset\nContent-Transfer-Encoding: base64\n\n@@@not base64@@@\n",
+        b"From: undisclosed-recipients:;\nTo: soporte@franquicias.example\n\nhola\n",
+        b"From: \xff\xfe <fran@centro.example>\nTo: soporte@franquicias.example\nSubject: \xe9t\xe9\n\nhola\n",
+        b"From: fran@centro.example\nTo: =?utf-8?q?broken <soporte@franquicias.example>\n\n\x00\x01\x02\n",
+        b"\x00" * 100,
+    ],
+)
+def test_malformed_messages_get_a_contract_exit_code(fran, raw):
+    outcome = ingest(raw)
+    assert outcome.code in (0, 65, 67), outcome.reason
+
+
 def test_sender_must_match_token_recipient(fran, ticket, other_franchisee, agent):
     other_franchisee.email = "intruso@norte.example"
     other_franchisee.save(update_fields=["email"])
