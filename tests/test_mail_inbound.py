@@ -212,8 +212,11 @@ class SharedDatabase:
         if self.sqlite:
             self.url = f"sqlite:///{self.file}"
         else:
+            from urllib.parse import quote
+
             user, host, port = settings_dict["USER"], settings_dict["HOST"], settings_dict["PORT"] or 5432
-            self.url = f"postgres://{user}@{host}:{port}/{settings_dict['NAME']}"
+            password = f":{quote(settings_dict['PASSWORD'], safe='')}" if settings_dict.get("PASSWORD") else ""
+            self.url = f"postgres://{quote(user, safe='')}{password}@{host}:{port}/{settings_dict['NAME']}"
 
     def run(self, raw: bytes, **env: str) -> subprocess.CompletedProcess:
         if self.sqlite:
