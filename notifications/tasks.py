@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
+from mail.outgoing import REPLY_MARKER, reply_headers
 from notifications.models import Notification
 from support_portal.links import safe_link
 
@@ -27,8 +28,10 @@ def absolute_link(path: str) -> str:
 def build_email(notification: Notification) -> EmailMultiAlternatives:
     recipient = notification.recipient
     language = recipient.preferred_language or settings.LANGUAGE_CODE
+    headers = reply_headers(notification)  # ticket e-mails: signed Reply-To + threading (mail/outgoing.py)
     with translation.override(language):
         context = {
+            "reply_marker": str(REPLY_MARKER) if headers else "",
             "notification": notification,
             "recipient": recipient,
             "language": language,
@@ -38,7 +41,9 @@ def build_email(notification: Notification) -> EmailMultiAlternatives:
         subject = " ".join(render_to_string("notifications/email/notification_subject.txt", context).split())
         text = render_to_string("notifications/email/notification.txt", context)
         html = render_to_string("notifications/email/notification.html", context)
-    message = EmailMultiAlternatives(subject[:200], text, settings.DEFAULT_FROM_EMAIL, [recipient.email])
+    message = EmailMultiAlternatives(
+        subject[:200], text, settings.DEFAULT_FROM_EMAIL, [recipient.email], headers=headers or None
+    )
     message.attach_alternative(html, "text/html")
     return message
 

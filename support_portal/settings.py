@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "api",
+    "mail",
 ]
 
 MIDDLEWARE = [
@@ -297,6 +298,13 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="soporte@franquicias.example")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Inbound e-mail (docs/EMAIL.md): replies to SUPPORT_EMAIL+<token>, new tickets to SUPPORT_EMAIL.
+SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="soporte@franquicias.example")
+IMAP_URL = env.str("IMAP_URL", default="")  # imaps://user:password@host/INBOX; empty: no polling
+IMAP_CA_FILE = env.str("IMAP_CA_FILE", default="")  # CA bundle for a private IMAP certificate (default: system)
+INBOUND_EMAIL_MAX_BYTES = env.int("INBOUND_EMAIL_MAX_BYTES", default=25 * 1024 * 1024)
+INBOUND_EMAIL_REPLY_DAYS = env.int("INBOUND_EMAIL_REPLY_DAYS", default=90)  # validity of a reply address
+CELERY_BEAT_SCHEDULE["mail-poll-imap"] = {"task": "mail.tasks.poll_imap", "schedule": 60.0}
 
 # --- Security ---------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -52,6 +52,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 class Source(models.TextChoices):
     WEB = "web", _("Web")
     CHAT = "chat", _("Chat")
+    EMAIL = "email", _("Correo electrónico")
 
 
 class SlaState(models.TextChoices):
@@ -262,6 +263,17 @@ class Ticket(models.Model):
     merged_into = models.ForeignKey(
         "self", verbose_name=_("fusionado en"), on_delete=models.SET_NULL, null=True, blank=True, related_name="merged"
     )
+    follow_up_of = models.ForeignKey(
+        "self",
+        verbose_name=_("seguimiento de"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="follow_ups",
+        help_text=_(
+            "Ticket cerrado del que este es continuación (p. ej. una respuesta por correo a un ticket cerrado)."
+        ),
+    )
 
     created_at = models.DateTimeField(_("creado"), auto_now_add=True)
     updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
@@ -417,6 +429,7 @@ class Event(models.Model):
         MERGED = "merged", _("Fusión")
         RATED = "rated", _("Valoración")
         ATTACHMENT = "attachment", _("Adjunto")
+        FOLLOW_UP = "follow_up", _("Seguimiento")
 
     ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(

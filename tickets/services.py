@@ -183,9 +183,11 @@ def create_ticket(
     priority: str = "normal",
     source: str = "web",
     attachments: Iterable[UploadedFile] = (),
+    follow_up_of: Ticket | None = None,
 ) -> Ticket:
     """Open a ticket: a franchisee for their franchise, or an agent on a franchise's behalf.
 
+    `follow_up_of` links the new ticket to a closed one of the same franchise it continues.
     Raises ValidationError on bad input (nothing is stored), TicketError if not allowed.
     """
     subject = _check_text(subject, field="subject", max_length=SUBJECT_MAX)
@@ -207,6 +209,8 @@ def create_ticket(
             raise ValidationError({"requester": _("El solicitante no pertenece a esa franquicia.")})
     else:
         raise TicketError(_("No puedes abrir tickets."))
+    if follow_up_of is not None and (follow_up_of.franchise_id != franchise.pk or follow_up_of.status != Status.CLOSED):
+        raise TicketError(_("Solo se da seguimiento a un ticket cerrado de la misma franquicia."))
     if source != Source.CHAT:  # a chat becomes a ticket once; every other entry point is limited
         throttle.enforce(
             f"ticket.create:{actor.pk}",
@@ -223,6 +227,7 @@ def create_ticket(
             category=category,
             priority=priority,
             source=source,
+            follow_up_of=follow_up_of,
         )
         sla.apply_policy(ticket, timezone.now())
         ticket.save()
@@ -232,6 +237,9 @@ def create_ticket(
         if requester is not None:
             ticket.watchers.add(requester)
         _event(ticket, actor, Event.Kind.CREATED, new=ticket.status)
+        if follow_up_of is not None:
+            _event(ticket, actor, Event.Kind.FOLLOW_UP, old=follow_up_of.number, new=ticket.number)
+            _event(follow_up_of, actor, Event.Kind.FOLLOW_UP, old=follow_up_of.number, new=ticket.number)
         for stored in _store_attachments(ticket, uploads, actor):
             _event(ticket, actor, Event.Kind.ATTACHMENT, new=stored.original_name)
 
