@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max
@@ -53,15 +54,17 @@ def _schedule_index(article_id: int) -> None:
     if pending is not None:
         pending.add(article_id)
         return
-    from knowledge_base.tasks import update_article_index
+    from knowledge_base.tasks import update_article_index, update_article_vectors
 
     transaction.on_commit(lambda: update_article_index.delay(article_id), robust=True)
+    if settings.KB_DENSE_SEARCH:  # the embedding runs apart: a slow model never delays the index
+        transaction.on_commit(lambda: update_article_vectors.delay([article_id]), robust=True)
 
 
 @contextmanager
 def deferred_indexing() -> Iterator[set[int]]:
     """Bulk writes (imports): collect the touched ids and index them in batches at the end."""
-    from knowledge_base.tasks import update_articles_index
+    from knowledge_base.tasks import update_article_vectors, update_articles_index
 
     _deferred.ids = ids = set()
     try:
@@ -72,6 +75,8 @@ def deferred_indexing() -> Iterator[set[int]]:
     for start in range(0, len(ordered), 500):
         batch = ordered[start : start + 500]
         transaction.on_commit(lambda batch=batch: update_articles_index.delay(batch), robust=True)
+        if settings.KB_DENSE_SEARCH:
+            transaction.on_commit(lambda batch=batch: update_article_vectors.delay(batch), robust=True)
 
 
 def unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
