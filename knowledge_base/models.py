@@ -296,3 +296,46 @@ class SynonymGroup(models.Model):
 def split_terms(value: str) -> list[str]:
     """Comma-separated synonym terms, trimmed and lowercased, without empties or duplicates."""
     return list(dict.fromkeys(" ".join(part.split()).lower()[:60] for part in (value or "").split(",") if part.strip()))
+
+
+class SearchLog(models.Model):
+    """One search a user made (a suggest-as-you-type burst counts once), and what followed.
+
+    Clicks are attributed server-side (an article opened within SEARCH_CLICK_WINDOW of a search
+    that showed it); helpful votes, deflections and tickets opened within DEFLECTION_WINDOW are
+    read from their own tables when aggregating (selectors.content_gaps). `user` is kept for that
+    attribution only: aggregates and the content-gaps page show queries and counts, never users.
+    """
+
+    class Source(models.TextChoices):
+        SUGGEST = "suggest", _("Sugerencias")
+        SEARCH = "search", _("Búsqueda")
+
+    franchise = models.ForeignKey(
+        "accounts.Franchise", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    query = models.CharField(_("consulta"), max_length=200)
+    normalized = models.CharField(max_length=200, db_index=True)
+    shown = models.JSONField(default=list)  # slugs shown, best first (top 10)
+    result_count = models.PositiveIntegerField(default=0)
+    clicked = models.ForeignKey(Article, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    clicked_rank = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("búsqueda")
+        verbose_name_plural = _("búsquedas")
+        indexes = [
+            models.Index(fields=["franchise", "created_at"], name="kb_searchlog_franchise"),
+            models.Index(fields=["user", "-updated_at"], name="kb_searchlog_user"),
+        ]
+
+    def __str__(self) -> str:
+        return self.query[:60]
+
+
+SEARCH_CLICK_WINDOW = timedelta(minutes=30)

@@ -69,3 +69,11 @@ def update_article_vectors(article_ids: list[int]) -> dict:
     removed, _ = ArticleVector.objects.filter(pk__in=set(article_ids) - {a.pk for a in articles}).delete()
     dense.invalidate()
     return {"embedded": embedded, "removed": removed}
+
+
+@shared_task
+def content_gaps_digest() -> int:
+    """Weekly (Celery beat): the content-gaps summary to every knowledge base owner."""
+    from knowledge_base.services import send_content_gaps_digest
+
+    return send_content_gaps_digest(days=7)

@@ -201,6 +201,7 @@ CELERY_BEAT_SCHEDULE = {
     "sla-escalate": {"task": "tickets.tasks.sla_escalate", "schedule": 300.0},
     "auto-close-resolved-tickets": {"task": "tickets.tasks.auto_close_resolved", "schedule": 3600.0},
     "kb-review-stale-articles": {"task": "knowledge_base.tasks.review_stale_articles", "schedule": 86400.0},
+    "kb-content-gaps-digest": {"task": "knowledge_base.tasks.content_gaps_digest", "schedule": 7 * 86400.0},
     "close-inactive-chats": {"task": "chat.tasks.close_inactive_conversations", "schedule": 300.0},
 }
 
