@@ -32,7 +32,8 @@ _SHARED = ROOT.parent / "shared" / "kb_eval"
 EVAL = _SHARED if (_SHARED / "articles.json").exists() else ROOT / "tests" / "data" / "kb_eval"
 MODES = ("lexical", "dense", "hybrid")
 DENSE_WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
-FLOORS = (0.0, 0.75, 0.78, 0.80, 0.82)
+FLOORS = (0.0, 0.78, 0.82)
+RRF_KS = (10, 30, 60)
 
 
 def setup_django(workdir: Path, *, dense: bool) -> None:
@@ -118,19 +119,22 @@ def sweep(queries: list[dict], user) -> dict:
 
     lexical = [[h.slug for h in search_articles(q["q"], user=user, limit=20, with_facets=False, mode="lexical")]
                for q in queries]  # fmt: skip
-    dense_raw = [dense.search(q["q"], statuses=visible_statuses(user), limit=20) for q in queries]
+    from knowledge_base.analysis import query_words
 
-    def fused(indexes, weight, floor):
+    dense_raw = [dense.search(" ".join(query_words(q["q"], limit=64)), statuses=visible_statuses(user), limit=20)
+                 for q in queries]  # fmt: skip
+
+    def fused(indexes, weight, floor, k):
         ranked = [
             [slug for slug, _ in reciprocal_rank_fusion(lexical[i], dense_raw[i], dense_weight=weight,
-                                                        min_dense_score=floor)]
+                                                        min_dense_score=floor, k=k)]
             for i in indexes
         ]  # fmt: skip
         return score(ranked, [queries[i] for i in indexes])
 
-    grid = [(w, f) for w in DENSE_WEIGHTS for f in FLOORS]
+    grid = [(w, f, k) for w in DENSE_WEIGHTS for f in FLOORS for k in RRF_KS]
     every = list(range(len(queries)))
-    table = {f"w={w} floor={f}": fused(every, w, f) for w, f in grid}
+    table = {f"w={w} floor={f} k={k}": fused(every, w, f, k) for w, f, k in grid}
     folds = [every[k::5] for k in range(5)]
     hits = rr = 0.0
     chosen = []

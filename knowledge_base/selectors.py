@@ -168,13 +168,9 @@ def content_gaps(*, franchise_id: int | None = None, days: int = 30, limit: int 
     totals = logs.aggregate(
         searches=Count("pk"), clicked=Count("clicked"), tickets=Count("pk", filter=Q(ticket_after=True))
     )
-    with_click = logs.filter(clicked__isnull=False).annotate(helpful=Exists(helpful), deflected=Exists(deflected))
-    totals.update(
-        with_click.aggregate(
-            helpful=Count("pk", filter=Q(helpful=True)),
-            deflected=Count("pk", filter=Q(deflected=True, ticket_after=False)),
-        )
-    )
+    with_click = logs.filter(clicked__isnull=False)
+    totals["helpful"] = with_click.filter(Exists(helpful)).count()
+    totals["deflected"] = with_click.filter(Exists(deflected), ticket_after=False).count()
     return {
         "no_click": no_click,
         "followed_by_ticket": followed,

@@ -161,3 +161,21 @@ def test_lexical_only_is_the_default_without_the_setting(agent, franchisee, djan
         make(agent, "La báscula pesa mal", "Calibra la báscula.")
     assert not ArticleVector.objects.exists()
     assert slugs("bascula", franchisee)
+
+
+@needs_model
+def test_vector_backfill_reports_progress_and_resumes(agent, django_capture_on_commit_callbacks):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    with django_capture_on_commit_callbacks(execute=True):  # KB_DENSE_SEARCH off: no vectors yet
+        for n in range(3):
+            make(agent, f"Artículo {n}", f"Texto número {n} sobre la báscula.")
+    out = StringIO()
+    call_command("kb_vectors", batch_size=2, limit=2, stdout=out)  # an interrupted run
+    assert "2/2 articles checked, 2 embedded" in out.getvalue()
+    out = StringIO()
+    call_command("kb_vectors", batch_size=2, stdout=out)  # resumes: only the third is embedded
+    assert "Done: 1 embedded" in out.getvalue() and "2/3 articles checked" in out.getvalue()
+    assert ArticleVector.objects.count() == 3
