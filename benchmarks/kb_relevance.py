@@ -1,12 +1,20 @@
-"""Knowledge-base relevance: recall@3 and MRR@10 of search_articles on an evaluation set.
+"""Knowledge-base relevance: recall@3 and MRR@10 through /kb/suggest/, lexical, dense and hybrid.
 
-    .venv/bin/python benchmarks/kb_relevance.py --articles ../shared/kb_eval/articles.json \
-        --queries ../shared/kb_eval/queries.json [--no-baseline] [--misses]
+    .venv/bin/python benchmarks/kb_relevance.py [--articles A.json --queries Q.json]
+        [--no-baseline] [--no-dense] [--misses] [--demo-check] [--sweep]
 
-Imports the articles into a fresh SQLite database and Whoosh index (in a temporary folder),
-runs every query through knowledge_base.search.search_articles (the function behind
-/kb/suggest/) as a franchisee, and prints JSON. The baseline is a stock Haystack setup on the
-same articles: Haystack's Whoosh engine (English StemmingAnalyzer) with `auto_query`.
+Imports the evaluation articles AND the repo's demo articles (distractors) into a fresh SQLite
+database, Whoosh index and vector table (in a temporary folder), then sends every query to
+/kb/suggest/?limit=10 as a logged-in franchisee (the rate limit lifted), once per search mode
+(KB_SEARCH_MODE = lexical, dense, hybrid), and prints JSON with the scores side by side and, with
+--misses, the queries missed in the top 3 per mode.
+
+--demo-check also scores tests/data/kb_demo_check/queries.json (queries written by hand from the
+demo articles, the evaluation articles then being the distractors): a held-out-like estimate.
+--sweep fuses the stored lexical and dense rankings under a grid of dense weights and similarity
+floors with knowledge_base.fusion (the function search uses) and reports 5-fold
+cross-validated scores: the weight is picked on four folds and scored on the fifth.
+The baseline is a stock Haystack setup: Whoosh's English StemmingAnalyzer with `auto_query`.
 """
 
 from __future__ import annotations
@@ -19,14 +27,24 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+DEMO_CHECK = ROOT / "tests" / "data" / "kb_demo_check" / "queries.json"
+_SHARED = ROOT.parent / "shared" / "kb_eval"
+EVAL = _SHARED if (_SHARED / "articles.json").exists() else ROOT / "tests" / "data" / "kb_eval"
+MODES = ("lexical", "dense", "hybrid")
+DENSE_WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+FLOORS = (0.0, 0.78, 0.82)
+RRF_KS = (10, 30, 60)
 
 
-def setup_django(workdir: Path) -> None:
+def setup_django(workdir: Path, *, dense: bool) -> None:
     os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'db.sqlite3'}"
     os.environ["WHOOSH_PATH"] = str(workdir / "index")
     os.environ.pop("ELASTICSEARCH_URL", None)
+    os.environ.pop("REDIS_URL", None)
     os.environ.setdefault("DEBUG", "true")
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
+    os.environ["KB_DENSE_SEARCH"] = "true" if dense else "false"
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "support_portal.settings")
     sys.path.insert(0, str(ROOT))
     import django
@@ -51,60 +69,157 @@ def score(ranked: list[list[str]], queries: list[dict]) -> dict:
     return {"recall@3": round(hits / n, 4), "mrr@10": round(rr / n, 4), "queries": len(queries)}
 
 
-def run(articles_path: Path, queries_path: Path, *, baseline: bool, misses: bool) -> dict:
+def misses(ranked: list[list[str]], queries: list[dict]) -> list[dict]:
+    return [
+        {"q": q["q"], "expected": q["expected"], "got": slugs[:3]}
+        for q, slugs in zip(queries, ranked, strict=True)
+        if not set(q["expected"]).intersection(slugs[:3])
+    ]
+
+
+def load_articles(articles_path: Path) -> None:
+    from knowledge_base.demo import DEMO_DIR
+    from knowledge_base.importing import read_articles
+    from knowledge_base.services import deferred_indexing, import_article
+
+    records = json.loads(articles_path.read_text(encoding="utf-8")) + read_articles(DEMO_DIR)
+    with deferred_indexing():
+        for item in records:
+            import_article(item)
+
+
+def suggest_rankings(client, queries: list[dict], mode: str) -> list[list[str]]:
+    """Slugs /kb/suggest/ returns for each query in this search mode."""
+    from django.test import override_settings
+
+    ranked = []
+    with override_settings(KB_SEARCH_MODE=mode):
+        for query in queries:
+            response = client.get("/kb/suggest/", {"q": query["q"], "limit": 10})
+            assert response.status_code == 200, response.content[:300]
+            ranked.append([hit["slug"] for hit in response.json()["results"]])
+    return ranked
+
+
+def evaluate(client, queries: list[dict], modes, *, with_misses: bool) -> dict:
+    report = {}
+    for mode in modes:
+        ranked = suggest_rankings(client, queries, mode)
+        report[mode] = score(ranked, queries)
+        if with_misses:
+            report[mode]["misses"] = misses(ranked, queries)
+    return report
+
+
+def sweep(queries: list[dict], user) -> dict:
+    """Cross-validated choice of the fusion weight and dense floor (see module docstring)."""
+    from knowledge_base import dense
+    from knowledge_base.fusion import reciprocal_rank_fusion
+    from knowledge_base.search import search_articles, visible_statuses
+
+    lexical = [[h.slug for h in search_articles(q["q"], user=user, limit=20, with_facets=False, mode="lexical")]
+               for q in queries]  # fmt: skip
+    from knowledge_base.analysis import query_words
+
+    dense_raw = [dense.search(" ".join(query_words(q["q"], limit=64)), statuses=visible_statuses(user), limit=20)
+                 for q in queries]  # fmt: skip
+
+    def fused(indexes, weight, floor, k):
+        ranked = [
+            [slug for slug, _ in reciprocal_rank_fusion(lexical[i], dense_raw[i], dense_weight=weight,
+                                                        min_dense_score=floor, k=k)]
+            for i in indexes
+        ]  # fmt: skip
+        return score(ranked, [queries[i] for i in indexes])
+
+    grid = [(w, f, k) for w in DENSE_WEIGHTS for f in FLOORS for k in RRF_KS]
+    every = list(range(len(queries)))
+    table = {f"w={w} floor={f} k={k}": fused(every, w, f, k) for w, f, k in grid}
+    folds = [every[k::5] for k in range(5)]
+    hits = rr = 0.0
+    chosen = []
+    for k, test in enumerate(folds):
+        train = [i for j, fold in enumerate(folds) if j != k for i in fold]
+        best = max(grid, key=lambda wf: (lambda s: s["recall@3"] + s["mrr@10"])(fused(train, *wf)))
+        chosen.append(best)
+        result = fused(test, *best)
+        hits += result["recall@3"] * len(test)
+        rr += result["mrr@10"] * len(test)
+    n = len(queries)
+    return {
+        "grid": table,
+        "cross_validated": {"recall@3": round(hits / n, 4), "mrr@10": round(rr / n, 4), "chosen_per_fold": chosen},
+    }
+
+
+def baseline_scores(queries: list[dict]) -> dict:
     from django.conf import settings
     from haystack import connections
     from haystack.query import SearchQuerySet
 
-    from accounts.models import User
     from knowledge_base.models import Article
-    from knowledge_base.search import search_articles
-    from knowledge_base.services import deferred_indexing, import_article
 
-    articles = json.loads(articles_path.read_text(encoding="utf-8"))
-    queries = json.loads(queries_path.read_text(encoding="utf-8"))
-    with deferred_indexing():
-        for item in articles:
-            import_article(item)
-    user = User(username="bench", role="franchisee", franchise_id=1, is_active=True)
+    path = Path(settings.HAYSTACK_CONNECTIONS["default"]["PATH"]).with_name("baseline_index")
+    connections.connections_info["baseline"] = {"ENGINE": "haystack.backends.whoosh_backend.WhooshEngine",
+                                                "PATH": str(path)}  # fmt: skip
+    backend = connections["baseline"].get_backend()
+    index = connections["baseline"].get_unified_index().get_index(Article)
+    backend.update(index, list(Article.objects.select_related("category")))
+    ranked = [
+        [r.slug for r in SearchQuerySet(using="baseline").models(Article).auto_query(q["q"])[:10]] for q in queries
+    ]
+    return {"engine": "haystack.backends.whoosh_backend.WhooshEngine + auto_query", **score(ranked, queries)}
 
-    ranked = [[hit.slug for hit in search_articles(q["q"], user=user, limit=10, with_facets=False)] for q in queries]
-    report = {"engine": settings.HAYSTACK_CONNECTIONS["default"]["ENGINE"], **score(ranked, queries)}
-    if misses:
-        report["misses"] = [
-            {"q": q["q"], "expected": q["expected"], "got": slugs[:3]}
-            for q, slugs in zip(queries, ranked, strict=True)
-            if not set(q["expected"]).intersection(slugs[:3])
-        ]
-    if baseline:
-        path = Path(settings.HAYSTACK_CONNECTIONS["default"]["PATH"]).with_name("baseline_index")
-        connections.connections_info["baseline"] = {
-            "ENGINE": "haystack.backends.whoosh_backend.WhooshEngine",
-            "PATH": str(path),
-        }
-        backend = connections["baseline"].get_backend()
-        index = connections["baseline"].get_unified_index().get_index(Article)
-        backend.update(index, list(Article.objects.select_related("category")))
-        base_ranked = [
-            [r.slug for r in SearchQuerySet(using="baseline").models(Article).auto_query(q["q"])[:10]] for q in queries
-        ]
-        report["baseline"] = {
-            "engine": "haystack.backends.whoosh_backend.WhooshEngine + auto_query",
-            **score(base_ranked, queries),
-        }
+
+def run(args) -> dict:
+    from django.conf import settings
+    from django.test import Client
+
+    from accounts.models import Franchise, User
+    from knowledge_base import dense, views
+
+    load_articles(args.articles.resolve())
+    views.SUGGEST_RATE = (10**9, 10)  # the benchmark measures relevance, not the rate limit
+    franchise = Franchise.objects.create(name="Bench")
+    user = User.objects.create_user("bench", password="x", role="franchisee", franchise=franchise)
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    client = Client()
+    client.force_login(user)
+    modes = MODES if dense.enabled() else ("lexical",)
+    queries = json.loads(args.queries.resolve().read_text(encoding="utf-8"))
+    report = {
+        "engine": settings.HAYSTACK_CONNECTIONS["default"]["ENGINE"],
+        "path": "/kb/suggest/?limit=10",
+        "articles": "evaluation set + demo articles (distractors)",
+        "fusion_weights": {"lexical": settings.KB_FUSION_LEXICAL_WEIGHT, "dense": settings.KB_FUSION_DENSE_WEIGHT},
+        "public": evaluate(client, queries, modes, with_misses=args.misses),
+    }
+    report.update(report["public"][modes[-1]])  # top-level recall@3/mrr@10: the default (best) mode
+    if args.demo_check:
+        demo_queries = json.loads(DEMO_CHECK.read_text(encoding="utf-8"))
+        report["demo_check"] = evaluate(client, demo_queries, modes, with_misses=args.misses)
+    if args.sweep and dense.enabled():
+        report["sweep_public"] = sweep(queries, user)
+        if args.demo_check:
+            report["sweep_demo_check"] = sweep(json.loads(DEMO_CHECK.read_text(encoding="utf-8")), user)
+    if args.baseline:
+        report["baseline"] = baseline_scores(queries)
     return report
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--articles", type=Path, default=ROOT.parent / "shared/kb_eval/articles.json")
-    parser.add_argument("--queries", type=Path, default=ROOT.parent / "shared/kb_eval/queries.json")
-    parser.add_argument("--no-baseline", action="store_true", help="skip the stock-Haystack baseline")
-    parser.add_argument("--misses", action="store_true", help="list the queries missed in the top 3")
+    parser.add_argument("--articles", type=Path, default=EVAL / "articles.json")
+    parser.add_argument("--queries", type=Path, default=EVAL / "queries.json")
+    parser.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the stock-Haystack baseline")
+    parser.add_argument("--no-dense", dest="dense", action="store_false", help="lexical only (no model)")
+    parser.add_argument("--misses", action="store_true", help="list the queries missed in the top 3, per mode")
+    parser.add_argument("--demo-check", action="store_true", help="also score the hand-written demo-article queries")
+    parser.add_argument("--sweep", action="store_true", help="cross-validated fusion weight sweep")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kb-relevance-") as tmp:
-        setup_django(Path(tmp))
-        report = run(args.articles.resolve(), args.queries.resolve(), baseline=not args.no_baseline, misses=args.misses)
+        setup_django(Path(tmp), dense=args.dense)
+        report = run(args)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return report
 

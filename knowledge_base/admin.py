@@ -6,8 +6,8 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_permissions import ReadOnlyAdminMixin
-from knowledge_base import services
-from knowledge_base.models import Article, ArticleFeedback, ArticleRevision, Category
+from knowledge_base import services, synonyms
+from knowledge_base.models import Article, ArticleFeedback, ArticleRevision, Category, SynonymGroup
 
 SERVICE_FIELDS = ("title", "summary", "body", "category", "tags", "language", "owner", "review_interval_days")
 
@@ -91,3 +91,18 @@ class ArticleFeedbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("helpful",)
     list_select_related = ("article", "user")
     readonly_fields = ("article", "user", "helpful", "comment", "created_at")
+
+
+@admin.register(SynonymGroup)
+class SynonymGroupAdmin(admin.ModelAdmin):
+    """Agents keep the synonym list here; search picks changes up within a second."""
+
+    list_display = ("terms", "active", "source", "updated_at")
+    list_editable = ("active",)
+    list_filter = ("active", "source")
+    search_fields = ("terms", "note")
+    fields = ("terms", "active", "source", "note")
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        synonyms.invalidate()  # this process at once; the others within a second

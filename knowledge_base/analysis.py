@@ -9,6 +9,10 @@ Every word is indexed (and queried) as the set of its forms:
 - the English stem of the folded word (`receipts` -> `receipt`),
 all accent-folded at the end. A query meets a document when any of those forms meet, so
 `contrasena` finds `contraseña`, `datafono` finds `datáfono` and `printing` finds `prints`.
+
+Beside the stems, each word is also indexed as whole-word terms (`=recibos`, `=recibo`: the
+folded word and its candidate singulars, see exact_forms). Synonym expansions search those only,
+so an expansion never matches by a stem another word shares (`recibo` vs `recibido`).
 """
 
 from __future__ import annotations
@@ -63,14 +67,54 @@ def word_forms(word: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(form for form in forms if form))
 
 
+#: Prefix of the whole-word terms indexed beside the stems (stems never contain it).
+EXACT = "="
+
+
+@lru_cache(maxsize=200_000)
+def exact_forms(word: str) -> tuple[str, ...]:
+    """The folded word, its candidate singulars and genderless forms (`recibos` -> `recibos`, `recibo`, `recib`).
+
+    Whole-word matching for synonyms: plural-insensitive, but never a stem shared with other
+    words (`recibo` and `recibido` have no form in common).
+    """
+    folded = fold(word)
+    forms = [folded]
+    if len(folded) > 4 and folded.endswith("es"):
+        forms.append(folded[:-2])
+    if len(folded) > 3 and folded.endswith("s"):
+        forms.append(folded[:-1])
+    # Spanish gender: `rota`, `roto`, `rotas` share `rot`; still no stem (`recibido` -> `recibid`).
+    forms += [form[:-1] for form in forms if len(form) > 3 and form[-1] in "ao"]
+    return tuple(dict.fromkeys(forms))
+
+
+def exact_terms(word: str) -> tuple[str, ...]:
+    """exact_forms as index terms (prefixed with EXACT)."""
+    return tuple(EXACT + form for form in exact_forms(word))
+
+
 @lru_cache(maxsize=200_000)
 def _indexed_forms(word: str) -> tuple[str, ...]:
+    """Stems, then whole-word terms, of a document word (nothing for a stop word)."""
+    return () if fold(word) in STOP_WORDS else word_forms(word) + exact_terms(word)
+
+
+@lru_cache(maxsize=200_000)
+def _query_forms(word: str) -> tuple[str, ...]:
     return () if fold(word) in STOP_WORDS else word_forms(word)
 
 
 def analyzed_forms(text: str) -> list[str]:
-    """The indexed forms of every word of `text` (stop words dropped), in order."""
-    return [form for word in WORD_RE.findall(text) for form in _indexed_forms(word.lower())]
+    """The stems of every word of `text` (stop words dropped), in order: what a query word meets."""
+    return [form for word in WORD_RE.findall(text) for form in _query_forms(word.lower())]
+
+
+def whole_word_terms(text: str) -> list[str]:
+    """The whole-word index terms of every word of `text` (stop words dropped), in order."""
+    return [
+        term for word in WORD_RE.findall(text) if fold(word) not in STOP_WORDS for term in exact_terms(word.lower())
+    ]
 
 
 def is_stop_word(word: str) -> bool:

@@ -239,3 +239,103 @@ class Deflection(models.Model):
 
 DEFLECTION_WINDOW = timedelta(minutes=30)
 PUBLISHED = Q(status=Article.Status.PUBLISHED)
+
+
+class ArticleVector(models.Model):
+    """The dense embedding of an article (see knowledge_base/dense.py), computed in Celery.
+
+    `content_hash` is the hash of the embedded text and the model name: an unchanged article is
+    never embedded again, and a backfill can stop and resume at any point.
+    """
+
+    article = models.OneToOneField(Article, on_delete=models.CASCADE, primary_key=True, related_name="vector")
+    model_name = models.CharField(max_length=80)
+    content_hash = models.CharField(max_length=64)
+    dimensions = models.PositiveSmallIntegerField()
+    vector = models.BinaryField()  # float32, little-endian, L2-normalised
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("vector de artículo")
+        verbose_name_plural = _("vectores de artículos")
+
+    def __str__(self) -> str:
+        return f"{self.article_id} ({self.model_name})"
+
+
+class SynonymGroup(models.Model):
+    """Words people use for the same thing; search also looks for a query word's group mates.
+
+    Members match whole words only (accent-folded, plural-insensitive), never the stem of other
+    words: `recibo` finds `recibos`, not `recibido`. Edited by agents in the admin.
+    """
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("Manual")
+        KNOWLEDGE_BASE = "kb", _("Propuesto desde la base de conocimiento")
+
+    terms = models.TextField(_("términos"), help_text=_("Separados por comas; pueden ser de varias palabras."))
+    active = models.BooleanField(_("activo"), default=True)
+    source = models.CharField(_("origen"), max_length=10, choices=Source.choices, default=Source.MANUAL)
+    note = models.CharField(_("nota"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
+
+    class Meta:
+        ordering = ["terms"]
+        verbose_name = _("grupo de sinónimos")
+        verbose_name_plural = _("grupos de sinónimos")
+
+    def __str__(self) -> str:
+        return self.terms[:80]
+
+    @property
+    def term_list(self) -> list[str]:
+        return split_terms(self.terms)
+
+
+def split_terms(value: str) -> list[str]:
+    """Comma-separated synonym terms, trimmed and lowercased, without empties or duplicates."""
+    return list(dict.fromkeys(" ".join(part.split()).lower()[:60] for part in (value or "").split(",") if part.strip()))
+
+
+class SearchLog(models.Model):
+    """One search a user made (a suggest-as-you-type burst counts once), and what followed.
+
+    Clicks are attributed server-side (an article opened within SEARCH_CLICK_WINDOW of a search
+    that showed it); helpful votes, deflections and tickets opened within DEFLECTION_WINDOW are
+    read from their own tables when aggregating (selectors.content_gaps). `user` is kept for that
+    attribution only: aggregates and the content-gaps page show queries and counts, never users.
+    """
+
+    class Source(models.TextChoices):
+        SUGGEST = "suggest", _("Sugerencias")
+        SEARCH = "search", _("Búsqueda")
+
+    franchise = models.ForeignKey(
+        "accounts.Franchise", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    query = models.CharField(_("consulta"), max_length=200)
+    normalized = models.CharField(max_length=200, db_index=True)
+    shown = models.JSONField(default=list)  # slugs shown, best first (top 10)
+    result_count = models.PositiveIntegerField(default=0)
+    clicked = models.ForeignKey(Article, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    clicked_rank = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("búsqueda")
+        verbose_name_plural = _("búsquedas")
+        indexes = [
+            models.Index(fields=["franchise", "created_at"], name="kb_searchlog_franchise"),
+            models.Index(fields=["user", "-updated_at"], name="kb_searchlog_user"),
+        ]
+
+    def __str__(self) -> str:
+        return self.query[:60]
+
+
+SEARCH_CLICK_WINDOW = timedelta(minutes=30)

@@ -15,14 +15,17 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext
 from haystack import connections
 from haystack.query import SearchQuerySet
 
 from accounts.access import is_agent
-from knowledge_base.analysis import WORD_RE, fold, is_stop_word, query_words, word_forms
+from knowledge_base import dense, fusion
+from knowledge_base.analysis import WORD_RE, exact_terms, fold, is_stop_word, query_words, word_forms
 from knowledge_base.models import UNCATEGORIZED, Article, Category
+from knowledge_base.rendering import markdown_to_text
 from knowledge_base.spelling import vocabulary_for
 from knowledge_base.synonyms import SYNONYM_WEIGHT, synonyms_of
 
@@ -82,7 +85,7 @@ class QueryPlan:
     """What a user's text becomes: the backend query, the words to highlight, "did you mean"."""
 
     query_string: str = ""
-    groups: list[list[tuple[str, float]]] = field(default_factory=list)
+    groups: list[list[tuple[str, float, bool]]] = field(default_factory=list)  # (text, weight, whole word)
     highlight_forms: set[str] = field(default_factory=set)
     suggestion: str | None = None
 
@@ -105,27 +108,31 @@ def build_query(text: str, *, vocabulary=None) -> QueryPlan:
         corrected_words.append(word)
         if is_stop_word(word) or len(word) > 40:
             continue
-        alternatives: list[tuple[str, float]] = [(word, 1.0)]
+        alternatives: list[tuple[str, float, bool]] = [(word, 1.0, False)]
         if vocabulary is not None and len(word) >= 4 and not word.isdigit() and not vocabulary.knows(word):
             correction = vocabulary.correct(fold(word))
             if correction:
-                alternatives.append((correction, CORRECTION_WEIGHT))
+                alternatives.append((correction, CORRECTION_WEIGHT, False))
                 corrected_words[-1] = correction
                 changed = True
-        for base, weight in list(alternatives):
-            alternatives.extend((synonym, weight * SYNONYM_WEIGHT) for synonym in synonyms_of(base))
+        for base, weight, _exact in list(alternatives):
+            # Synonyms match whole words only (never a stem another word shares).
+            alternatives.extend((synonym, weight * SYNONYM_WEIGHT, True) for synonym in synonyms_of(base))
         plan.groups.append(alternatives)
         parts = []
         seen: set[str] = set()
-        for alternative, weight in alternatives:
+        for alternative, weight, exact in alternatives:
             term = _term(alternative)
             if not term or term in seen:
                 continue
             seen.add(term)
             if " " not in alternative:
-                plan.highlight_forms.update(word_forms(alternative.lower()))
+                forms = exact_terms(alternative.lower()) if exact else word_forms(alternative.lower())
+                plan.highlight_forms.update(forms)
             for field_name, boost in FIELD_BOOSTS:
-                parts.append(f"{field_name}:{term}^{boost * weight:.2f}")
+                # Elasticsearch: `.folded` is the unstemmed subfield (search_backends.py).
+                target = f"{field_name}.folded" if exact else field_name
+                parts.append(f"{target}:{term}^{boost * weight:.2f}")
         if parts:
             clauses.append("(" + " OR ".join(parts) + ")")
     plan.query_string = " OR ".join(clauses)
@@ -141,42 +148,60 @@ def visible_statuses(user) -> list[str]:
     return [Article.Status.PUBLISHED]
 
 
+def search_mode() -> str:
+    """settings.KB_SEARCH_MODE, or "auto": hybrid when dense search is enabled, else lexical."""
+    mode = getattr(settings, "KB_SEARCH_MODE", "auto")
+    if mode in ("dense", "hybrid"):
+        return mode if dense.enabled() else "lexical"
+    if mode == "lexical":
+        return mode
+    return "hybrid" if dense.enabled() else "lexical"
+
+
 def search_articles(
-    query: str, *, user, limit: int = 10, category: str | None = None, with_facets: bool = True
+    query: str,
+    *,
+    user,
+    limit: int = 10,
+    category: str | None = None,
+    with_facets: bool = True,
+    mode: str | None = None,
 ) -> SearchResult:
-    """Ranked articles the user may see for a free-text query (never raises on bad input)."""
+    """Ranked articles the user may see for a free-text query (never raises on bad input).
+
+    `mode` is "lexical", "dense" or "hybrid"; by default hybrid when dense search is enabled
+    (settings.KB_DENSE_SEARCH), else lexical.
+    """
     query = (query or "")[:2000]
     category = category if category and _SLUG_RE.match(category) else None
     result = SearchResult(query=query, category=category)
     limit = max(1, min(int(limit or 10), MAX_LIMIT))
+    mode = mode or search_mode()
+    statuses = visible_statuses(user)
+    plan = QueryPlan()
+    raw_hits: list = []
     try:
         vocabulary = vocabulary_for(connections["default"].get_backend(), statuses=visible_statuses(user))
         plan = build_query(query, vocabulary=vocabulary)
         result.suggestion = plan.suggestion
-        if not plan.query_string:
-            return result
-        backend = connections["default"].get_backend()
-        if hasattr(backend, "kb_search"):
-            found = backend.kb_search(
-                plan.groups, field_boosts=FIELD_BOOSTS, statuses=visible_statuses(user), category=category,
-                limit=limit, facets=with_facets,
-            )  # fmt: skip
-            raw_hits = [_StoredHit(**hit) for hit in found["hits"]]
-            result.total = found["total"]
-            result.facets = _facet_list(found["facets"])
-        else:
-            statuses = " OR ".join(visible_statuses(user))
-            base = SearchQuerySet().models(Article).raw_search(plan.query_string).narrow(f"status:({statuses})")
-            sqs = base.narrow(f'category_slug:"{category}"') if category else base
-            raw_hits = list(sqs[:limit])
-            result.total = sqs.count()
-            if with_facets:
-                counts = (base.facet("category_slug").facet_counts() or {}).get("fields", {}).get("category_slug", [])
-                result.facets = _facet_list(counts)
+        if mode != "dense" and plan.query_string:
+            depth = limit if mode == "lexical" else max(limit, fusion.DEPTH)
+            raw_hits, result.total, result.facets = _lexical(plan, statuses, category, depth, with_facets)
     except Exception:  # a search problem must never break the page the user is on
         logger.exception("knowledge base search failed for %r", query[:100])
         return result
-    for raw in raw_hits:
+    if mode != "lexical":
+        try:
+            dense_hits = dense.search(
+                " ".join(query_words(query, limit=64)), statuses=statuses, category=category,
+                limit=max(limit, fusion.DEPTH),
+            )  # fmt: skip
+        except Exception:
+            logger.exception("dense knowledge base search failed for %r", query[:100])
+            dense_hits = []
+        raw_hits = _fused(raw_hits, dense_hits, limit=limit, dense_only=mode == "dense")
+        result.total = max(result.total, len(raw_hits))
+    for raw in raw_hits[:limit]:
         slug = raw.slug or ""
         result.hits.append(
             SearchHit(
@@ -192,6 +217,51 @@ def search_articles(
             )
         )
     return result
+
+
+def _lexical(plan: QueryPlan, statuses: list[str], category: str | None, limit: int, with_facets: bool):
+    """(hits, total, facets) of the Whoosh/Elasticsearch query."""
+    backend = connections["default"].get_backend()
+    if hasattr(backend, "kb_search"):
+        found = backend.kb_search(
+            plan.groups, field_boosts=FIELD_BOOSTS, statuses=statuses, category=category,
+            limit=limit, facets=with_facets,
+        )  # fmt: skip
+        return [_StoredHit(**hit) for hit in found["hits"]], found["total"], _facet_list(found["facets"])
+    joined = " OR ".join(statuses)
+    base = SearchQuerySet().models(Article).raw_search(plan.query_string).narrow(f"status:({joined})")
+    sqs = base.narrow(f'category_slug:"{category}"') if category else base
+    facets = []
+    if with_facets:
+        counts = (base.facet("category_slug").facet_counts() or {}).get("fields", {}).get("category_slug", [])
+        facets = _facet_list(counts)
+    return list(sqs[:limit]), sqs.count(), facets
+
+
+def _fused(lexical_hits: list, dense_hits: list[tuple[str, float]], *, limit: int, dense_only: bool) -> list:
+    """Reciprocal rank fusion of both rankings; articles found only densely are read from the DB."""
+    by_slug = {hit.slug: hit for hit in lexical_hits}
+    if dense_only:
+        ranked = [(slug, score) for slug, score in dense_hits if score >= fusion.DENSE_MIN_SCORE]
+    else:
+        ranked = fusion.reciprocal_rank_fusion([hit.slug for hit in lexical_hits], dense_hits)
+    ranked = ranked[:limit]
+    missing = [slug for slug, _ in ranked if slug not in by_slug]
+    if missing:
+        for article in Article.objects.filter(slug__in=missing).select_related("category"):
+            by_slug[article.slug] = _StoredHit(
+                slug=article.slug, title=article.title, text=markdown_to_text(article.body)[:SNIPPET_SCAN_CHARS],
+                summary=article.summary, status=article.status, language=article.language,
+                category_slug=article.category.slug if article.category_id else UNCATEGORIZED,
+                category_name=article.category.name if article.category_id else "",
+            )  # fmt: skip
+    out = []
+    for slug, score in ranked:
+        hit = by_slug.get(slug)
+        if hit is not None:
+            hit.score = score
+            out.append(hit)
+    return out
 
 
 class _StoredHit:
@@ -211,10 +281,14 @@ def _facet_list(counts) -> list[Facet]:
     return [Facet(slug=slug, name=names.get(slug, slug), count=count) for slug, count in counts]
 
 
+def _matches(word: str, forms: set[str]) -> bool:
+    return bool(forms.intersection(word_forms(word)) or forms.intersection(exact_terms(word)))
+
+
 def make_snippet(text: str, forms: set[str], size: int = SNIPPET_CHARS) -> str:
     """An escaped excerpt around the densest run of matched words, matches in <mark>."""
     text = text[:SNIPPET_SCAN_CHARS]
-    matches = [m for m in WORD_RE.finditer(text) if forms.intersection(word_forms(m.group().lower()))]
+    matches = [m for m in WORD_RE.finditer(text) if _matches(m.group().lower(), forms)]
     if not matches:
         cut = text[:size]
         return html.escape(cut + ("…" if len(text) > size else ""))

@@ -22,7 +22,15 @@ from whoosh.fields import ID, TEXT, Schema
 from whoosh.qparser import OrGroup, QueryParser
 from whoosh.sorting import Count, FieldFacet
 
-from knowledge_base.analysis import SearchAnalyzer, SpellingAnalyzer, analyzed_forms
+from knowledge_base.analysis import (
+    WORD_RE,
+    SearchAnalyzer,
+    SpellingAnalyzer,
+    analyzed_forms,
+    exact_terms,
+    is_stop_word,
+    whole_word_terms,
+)
 
 KEYWORD_FIELDS = {"slug", "status", "language", "category_slug"}
 TEXT_FIELDS = {"text", "title", "tags", "summary"}
@@ -79,7 +87,7 @@ class KBWhooshBackend(WhooshSearchBackend):
         return searcher
 
     def kb_search(self, groups, *, field_boosts, statuses, category=None, limit=10, facets=False, count=False) -> dict:
-        """Top hits for query groups: [[(alternative text, weight), ...] per query word]."""
+        """Top hits for query groups: [[(alternative text, weight, whole word), ...] per query word]."""
         searcher = self._kb_searcher()
         if searcher.doc_count() == 0:
             return {"hits": [], "total": 0, "facets": []}
@@ -87,12 +95,19 @@ class KBWhooshBackend(WhooshSearchBackend):
         for group in groups:
             weights: dict[tuple[str, str], float] = {}
             compound = []
-            for text, weight in group:
-                forms = analyzed_forms(text)
+            for text, weight, exact in group:
+                forms = whole_word_terms(text) if exact else analyzed_forms(text)
                 if not forms:
                     continue
                 if len(text.split()) > 1:  # a multi-word synonym: all of its words, in the body
-                    compound.append((0, wq.And([wq.Term("text", f) for f in dict.fromkeys(forms)], boost=weight)))
+                    compound.append(
+                        (
+                            0,
+                            _all_words(text, weight)
+                            if exact
+                            else wq.And([wq.Term("text", f) for f in dict.fromkeys(forms)], boost=weight),
+                        )
+                    )
                     continue
                 for field_name, boost in field_boosts:
                     if weight < 1.0 and field_name not in SECONDARY_FIELDS:
@@ -151,6 +166,12 @@ def _within_budget(per_word: list[list[tuple[int, wq.Query]]]) -> list[list[wq.Q
         kept[number].append(term)
         spent += frequency
     return kept
+
+
+def _all_words(text: str, weight: float) -> wq.Query:
+    """Every (non stop) word of a phrase as a whole word, in any of its singular/plural forms."""
+    words = [w for w in WORD_RE.findall(text.lower()) if not is_stop_word(w)]
+    return wq.And([wq.Or([wq.Term("text", t) for t in exact_terms(w)]) for w in words], boost=weight)
 
 
 def _union(subqueries: list) -> wq.Or:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from datetime import timedelta
+
+from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, Max, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.access import is_agent
-from knowledge_base.models import DEFLECTION_WINDOW, Article, ArticleFeedback, Category, Deflection
+from knowledge_base.models import DEFLECTION_WINDOW, Article, ArticleFeedback, Category, Deflection, SearchLog
 from knowledge_base.services import NOT_HELPFUL_FLAG_MIN
 
 
@@ -117,3 +119,61 @@ def deflection_counts(limit: int = 10) -> list[dict]:
 
 def deflection_count_for(article: Article) -> int:
     return confirmed_deflections().filter(article=article).count()
+
+
+# --- Learning from use: content gaps (aggregates only: queries and counts, never users) ---
+
+GAPS_SCAN_LIMIT = 20_000  # newest logs read for the per-article "shown but never clicked" count
+
+
+def content_gaps(*, franchise_id: int | None = None, days: int = 30, limit: int = 20) -> dict:
+    """What searches failed: one franchise's logs, or every franchise's (franchise_id None)."""
+    from tickets.models import Ticket
+
+    since = timezone.now() - timedelta(days=days)
+    logs = SearchLog.objects.filter(created_at__gte=since)
+    if franchise_id is not None:
+        logs = logs.filter(franchise_id=franchise_id)
+    ticket_after = Ticket.objects.filter(
+        requester=OuterRef("user"),
+        created_at__gte=OuterRef("created_at"),
+        created_at__lte=ExpressionWrapper(OuterRef("updated_at") + DEFLECTION_WINDOW, output_field=DateTimeField()),
+    )
+    logs = logs.annotate(ticket_after=Exists(ticket_after))
+    grouped = logs.values("normalized").annotate(
+        count=Count("pk"), clicks=Count("clicked"), query=Max("query"), no_results=Count("pk", filter=Q(result_count=0))
+    )
+    no_click = list(grouped.filter(clicks=0).order_by("-count", "normalized")[:limit])
+    followed = list(
+        logs.filter(ticket_after=True)
+        .values("normalized")
+        .annotate(count=Count("pk"), query=Max("query"))
+        .order_by("-count", "normalized")[:limit]
+    )
+    shown: dict[str, int] = {}
+    clicked: dict[str, int] = {}
+    for slugs, clicked_slug in logs.order_by("-created_at").values_list("shown", "clicked__slug")[:GAPS_SCAN_LIMIT]:
+        for slug in slugs[:3]:
+            shown[slug] = shown.get(slug, 0) + 1
+        if clicked_slug:
+            clicked[clicked_slug] = clicked.get(clicked_slug, 0) + 1
+    never = sorted(((n, slug) for slug, n in shown.items() if n >= 3 and not clicked.get(slug)), reverse=True)[:limit]
+    titles = dict(Article.objects.filter(slug__in=[slug for _, slug in never]).values_list("slug", "title"))
+    helpful = ArticleFeedback.objects.filter(
+        user=OuterRef("user"), article=OuterRef("clicked"), helpful=True, created_at__gte=OuterRef("created_at")
+    )
+    deflected = Deflection.objects.filter(
+        user=OuterRef("user"), article=OuterRef("clicked"), created_at__gte=OuterRef("created_at")
+    )
+    totals = logs.aggregate(
+        searches=Count("pk"), clicked=Count("clicked"), tickets=Count("pk", filter=Q(ticket_after=True))
+    )
+    with_click = logs.filter(clicked__isnull=False)
+    totals["helpful"] = with_click.filter(Exists(helpful)).count()
+    totals["deflected"] = with_click.filter(Exists(deflected), ticket_after=False).count()
+    return {
+        "no_click": no_click,
+        "followed_by_ticket": followed,
+        "never_clicked": [{"slug": slug, "title": titles.get(slug, slug), "shown": n} for n, slug in never],
+        "totals": totals,
+    }

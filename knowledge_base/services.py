@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -17,6 +20,7 @@ from django.utils.translation import gettext as _
 from accounts.access import is_agent, is_franchisee
 from knowledge_base.models import (
     BODY_MAX,
+    SEARCH_CLICK_WINDOW,
     SUMMARY_MAX,
     TITLE_MAX,
     Article,
@@ -25,6 +29,7 @@ from knowledge_base.models import (
     ArticleView,
     Category,
     Deflection,
+    SearchLog,
     split_tags,
 )
 from notifications.kinds import ARTICLE_PUBLISHED, ARTICLE_REVIEW_DUE
@@ -54,15 +59,17 @@ def _schedule_index(article_id: int) -> None:
     if pending is not None:
         pending.add(article_id)
         return
-    from knowledge_base.tasks import update_article_index
+    from knowledge_base.tasks import update_article_index, update_article_vectors
 
     transaction.on_commit(lambda: update_article_index.delay(article_id), robust=True)
+    if settings.KB_DENSE_SEARCH:  # the embedding runs apart: a slow model never delays the index
+        transaction.on_commit(lambda: update_article_vectors.delay([article_id]), robust=True)
 
 
 @contextmanager
 def deferred_indexing() -> Iterator[set[int]]:
     """Bulk writes (imports): collect the touched ids and index them in batches at the end."""
-    from knowledge_base.tasks import update_articles_index
+    from knowledge_base.tasks import update_article_vectors, update_articles_index
 
     _deferred.ids = ids = set()
     try:
@@ -73,6 +80,8 @@ def deferred_indexing() -> Iterator[set[int]]:
     for start in range(0, len(ordered), 500):
         batch = ordered[start : start + 500]
         transaction.on_commit(lambda batch=batch: update_articles_index.delay(batch), robust=True)
+        if settings.KB_DENSE_SEARCH:
+            transaction.on_commit(lambda batch=batch: update_article_vectors.delay(batch), robust=True)
 
 
 def unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
@@ -411,3 +420,85 @@ def notify_review_due(article: Article) -> bool:
             target=article,
         )
     return True
+
+
+# --- Learning from use: the search log ------------------------------------------------
+
+#: Keystrokes of one suggest-as-you-type burst update one log row rather than add rows.
+SEARCH_BURST = timedelta(minutes=2)
+
+
+def _normalized_query(query: str) -> str:
+    from knowledge_base.analysis import fold, query_words
+
+    return " ".join(fold(word) for word in query_words(query, limit=30))[:200]
+
+
+def log_search(*, user: User, query: str, slugs: list[str], total: int, source: str) -> SearchLog | None:
+    """Record a franchisee's search and what it showed (agents' own searches are not logged)."""
+    normalized = _normalized_query(query)
+    if not is_franchisee(user) or len(normalized) < 3:
+        return None
+    now = timezone.now()
+    fields = {"query": query[:200], "normalized": normalized, "shown": slugs[:10], "result_count": total,
+              "updated_at": now}  # fmt: skip
+    last = (
+        SearchLog.objects.filter(user=user, source=source, clicked__isnull=True, updated_at__gte=now - SEARCH_BURST)
+        .order_by("-updated_at")
+        .first()
+    )
+    if last is not None and (normalized.startswith(last.normalized) or last.normalized.startswith(normalized)):
+        for name, value in fields.items():
+            setattr(last, name, value)
+        last.save(update_fields=list(fields))
+        return last
+    return SearchLog.objects.create(user=user, franchise_id=user.franchise_id, source=source, created_at=now, **fields)
+
+
+def record_search_click(*, user: User, article: Article) -> SearchLog | None:
+    """Attribute an opened article to the user's latest recent search that showed it."""
+    if not is_franchisee(user):
+        return None
+    recent = SearchLog.objects.filter(
+        user=user, clicked__isnull=True, updated_at__gte=timezone.now() - SEARCH_CLICK_WINDOW
+    ).order_by("-updated_at")[:5]
+    for log in recent:
+        if article.slug in log.shown:
+            log.clicked = article
+            log.clicked_rank = log.shown.index(article.slug) + 1
+            log.save(update_fields=["clicked", "clicked_rank"])
+            return log
+    return None
+
+
+def draft_article_for_query(*, actor: User, query: str) -> Article:
+    """One click on the content-gaps page: a draft titled after a query nobody found an answer to."""
+    _require_agent(actor)
+    title = " ".join(query.split())[:TITLE_MAX].strip() or _("Artículo nuevo")
+    body = _("Borrador creado desde «Huecos de contenido»: los franquiciados buscaron «%(query)s» sin encontrar "
+             "respuesta.\n\n## Solución\n\n1. …") % {"query": title}  # fmt: skip
+    return create_article(actor=actor, title=title[:1].upper() + title[1:], body=body, status=Article.Status.DRAFT)
+
+
+def send_content_gaps_digest(*, days: int = 7) -> int:
+    """Tell every KB owner (agents owning a published article) about last week's content gaps.
+
+    Sent as an "article review due" notification (staff only, same preference) to the bell.
+    """
+    from accounts.models import User as UserModel
+    from knowledge_base.selectors import content_gaps
+
+    gaps = content_gaps(days=days, limit=5)
+    if not (gaps["no_click"] or gaps["followed_by_ticket"] or gaps["never_clicked"]):
+        return 0
+    top = ", ".join(f"«{row['query']}» ({row['count']})" for row in gaps["no_click"][:5])
+    body = _("%(searches)s búsquedas; sin clic: %(top)s. %(tickets)s consultas acabaron en ticket.") % {
+        "searches": gaps["totals"]["searches"], "top": top or "—", "tickets": len(gaps["followed_by_ticket"]),
+    }  # fmt: skip
+    owners = UserModel.objects.filter(owned_articles__status=Article.Status.PUBLISHED, is_active=True).distinct()
+    sent = 0
+    for owner in owners:
+        if notify(recipient=owner, kind=ARTICLE_REVIEW_DUE, title=_("Huecos de contenido de la semana"), body=body,
+                  url=reverse("knowledge_base:gaps"), internal=True):  # fmt: skip
+            sent += 1
+    return sent

@@ -1,80 +1,88 @@
-"""Domain synonyms of a franchise shop's support vocabulary (Spanish, colloquial, English).
+"""Domain synonyms (SynonymGroup rows, edited by agents in the admin).
 
-Each group lists words people use for the same thing. A query word that belongs to a group is
-also searched, with a lower weight, under the group's other words. Keep the list small and
-generic: words of the trade, never phrasings of particular questions or articles.
+A query word that belongs to a group is also searched, with a lower weight, under the group's
+other members. Members match whole words (analysis.exact_forms: accent-folded, plural-insensitive)
+and never as stems, so `recibo` does not reach `recibido`. A query word is recognised as a member the
+same way (`impresoras` belongs to the group of `impresora`; `recibido` to none).
+
+Each process keeps the groups in memory and reloads them when the table changes (checked at most
+once a second).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
+import time
 
-from knowledge_base.analysis import fold, word_forms
+from knowledge_base.analysis import exact_forms, fold
 
 SYNONYM_WEIGHT = 0.5
-
-GROUPS: list[list[str]] = [
-    ["tpv", "caja", "terminal", "pos", "till", "caja registradora"],
-    ["datáfono", "tarjetero", "pinpad", "terminal de tarjetas", "card terminal", "maquinita"],
-    ["contraseña", "clave", "password"],
-    ["pin", "código"],
-    ["cajón", "gaveta", "portamonedas", "drawer"],
-    ["efectivo", "metálico", "cash", "billetes"],
-    ["ticket", "tiquet", "recibo", "receipt", "comprobante"],
-    ["impresora", "printer"],
-    ["escáner", "lector", "pistola", "scanner"],
-    ["etiqueta", "cartel", "label"],
-    ["lineal", "estantería", "balda", "shelf"],
-    ["factura", "invoice"],
-    ["devolución", "devolver", "reembolso", "refund"],
-    ["wifi", "wi-fi", "red inalámbrica"],
-    ["internet", "red", "conexión", "línea", "fibra"],
-    ["móvil", "teléfono", "celular", "phone"],
-    ["pedido", "encargo", "order"],
-    ["mercancía", "género", "existencias", "stock"],
-    ["inventario", "recuento"],
-    ["merma", "rotura", "roto"],
-    ["empleado", "trabajador", "cajero", "dependiente", "staff"],
-    ["nómina", "payslip", "sueldo"],
-    ["turno", "shift", "horario", "cuadrante", "schedule"],
-    ["cámara", "videovigilancia", "grabación", "imágenes", "camera"],
-    ["reparto", "delivery", "glovo", "uber eats", "just eat"],
-    ["fidelización", "club", "puntos", "loyalty"],
-    ["promoción", "oferta", "descuento"],
-    ["euros", "pavos", "dinero"],
-    ["lento", "tarda", "lentitud", "slow"],
-    ["anular", "cancelar", "deshacer"],
-    ["bloqueada", "bloqueo", "locked"],
-    ["contactless", "sin contacto", "nfc", "tap"],
-    ["reiniciar", "reinicia", "restart", "reboot"],
-    ["encender", "enciende", "arranca", "arrancar"],
-    ["apagar", "apaga"],
-    ["camión", "transportista", "reparto"],
-]
+RELOAD_CHECK_SECONDS = 1.0
 
 
-@lru_cache(maxsize=1)
-def _index() -> dict[str, tuple[int, ...]]:
-    """Every folded word and stem of a group member -> the groups it belongs to."""
-    index: dict[str, set[int]] = {}
-    for number, group in enumerate(GROUPS):
-        for member in group:
-            keys = {fold(member)} if " " in member else {fold(member), *word_forms(member.lower())}
-            for key in keys:
-                index.setdefault(key, set()).add(number)
-    return {key: tuple(sorted(groups)) for key, groups in index.items()}
+class _Index:
+    def __init__(self, stamp, groups: list[list[str]]):
+        self.stamp = stamp
+        self.groups = groups
+        keys: dict[str, set[int]] = {}
+        for number, group in enumerate(groups):
+            for member in group:
+                for key in {fold(member)} if " " in member else exact_forms(member):
+                    keys.setdefault(key, set()).add(number)
+        self.keys = {key: tuple(sorted(numbers)) for key, numbers in keys.items()}
+
+
+_lock = threading.Lock()
+_cached: _Index | None = None
+_checked_at = 0.0
+
+
+def _stamp():
+    from django.db.models import Count, Max
+
+    from knowledge_base.models import SynonymGroup
+
+    found = SynonymGroup.objects.aggregate(n=Count("pk"), latest=Max("updated_at"))
+    return (found["n"], found["latest"])
+
+
+def _index() -> _Index:
+    global _cached, _checked_at
+    from knowledge_base.models import SynonymGroup
+
+    now = time.monotonic()
+    if _cached is not None and now - _checked_at < RELOAD_CHECK_SECONDS:
+        return _cached
+    stamp = _stamp()
+    _checked_at = now
+    if _cached is None or _cached.stamp != stamp:
+        with _lock:
+            rows = SynonymGroup.objects.filter(active=True).values_list("terms", flat=True)
+            from knowledge_base.models import split_terms
+
+            _cached = _Index(stamp, [terms for terms in (split_terms(row) for row in rows) if len(terms) > 1])
+    return _cached
+
+
+def invalidate() -> None:
+    global _cached, _checked_at
+    _cached, _checked_at = None, 0.0
+
+
+def groups() -> list[list[str]]:
+    return _index().groups
 
 
 def synonyms_of(word: str) -> list[str]:
-    """Other words of the groups this word belongs to (matched by spelling or by stem)."""
+    """Other members of the groups this word belongs to (recognised as whole words)."""
     index = _index()
-    groups: set[int] = set(index.get(fold(word), ()))
-    for form in word_forms(word.lower()):
-        groups.update(index.get(form, ()))
+    numbers: set[int] = set()
+    for form in exact_forms(word):
+        numbers.update(index.keys.get(form, ()))
     own = fold(word)
     out: dict[str, None] = {}
-    for number in sorted(groups):
-        for member in GROUPS[number]:
+    for number in sorted(numbers):
+        for member in index.groups[number]:
             if fold(member) != own:
                 out[member] = None
     return list(out)

@@ -53,3 +53,27 @@ def review_stale_articles() -> dict:
     notified = sum(1 for article in stale if notify_review_due(article))
     logger.info("knowledge base review: %s stale, %s owners notified", len(stale), notified)
     return {"stale": len(stale), "notified": notified}
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def update_article_vectors(article_ids: list[int]) -> dict:
+    """(Re)compute the dense vectors of these articles when dense search is on (see dense.py)."""
+    from knowledge_base import dense
+    from knowledge_base.models import Article, ArticleVector
+    from knowledge_base.search_indexes import INDEXED_STATUSES
+
+    if not dense.enabled():
+        return {"embedded": 0, "removed": 0, "skipped": len(article_ids)}
+    articles = list(Article.objects.filter(pk__in=article_ids, status__in=INDEXED_STATUSES))
+    embedded = dense.update_vectors(articles)
+    removed, _ = ArticleVector.objects.filter(pk__in=set(article_ids) - {a.pk for a in articles}).delete()
+    dense.invalidate()
+    return {"embedded": embedded, "removed": removed}
+
+
+@shared_task
+def content_gaps_digest() -> int:
+    """Weekly (Celery beat): the content-gaps summary to every knowledge base owner."""
+    from knowledge_base.services import send_content_gaps_digest
+
+    return send_content_gaps_digest(days=7)

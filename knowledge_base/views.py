@@ -14,7 +14,7 @@ from accounts.access import is_agent
 from accounts.decorators import agent_required
 from knowledge_base import selectors, services
 from knowledge_base.forms import ArticleForm, FeedbackForm
-from knowledge_base.models import BODY_MAX, Article
+from knowledge_base.models import BODY_MAX, Article, SearchLog
 from knowledge_base.rendering import headings, render_markdown, text_diff
 from knowledge_base.search import search_articles
 
@@ -47,6 +47,8 @@ def search(request: HttpRequest) -> HttpResponse:
     result = None
     if query.strip():
         result = search_articles(query, user=request.user, limit=SEARCH_PAGE_SIZE, category=category)
+        services.log_search(user=request.user, query=query, slugs=[h.slug for h in result.hits], total=result.total,
+                            source=SearchLog.Source.SEARCH)  # fmt: skip
     context = {
         "query": query,
         "category": category,
@@ -69,7 +71,10 @@ def suggest(request: HttpRequest) -> JsonResponse:
         limit = max(1, min(int(request.GET.get("limit", 5)), 10))
     except ValueError:
         limit = 5
-    result = search_articles(request.GET.get("q", ""), user=request.user, limit=limit, with_facets=False)
+    query = request.GET.get("q", "")
+    result = search_articles(query, user=request.user, limit=limit, with_facets=False)
+    services.log_search(user=request.user, query=query, slugs=[h.slug for h in result.hits], total=result.total,
+                        source=SearchLog.Source.SUGGEST)  # fmt: skip
     return JsonResponse({"results": [hit.as_json() for hit in result.hits], "suggestion": result.suggestion})
 
 
@@ -77,6 +82,7 @@ def suggest(request: HttpRequest) -> JsonResponse:
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     article = selectors.get_article_or_404(request.user, slug)
     services.record_view(article=article, user=request.user)
+    services.record_search_click(user=request.user, article=article)
     body_html = render_markdown(article.body)
     context = {
         "article": article,
@@ -242,3 +248,32 @@ def review_list(request: HttpRequest) -> HttpResponse:
         "deflections": selectors.deflection_counts(limit=50),
     }
     return render(request, "knowledge_base/review.html", context)
+
+
+@agent_required
+@require_GET
+def content_gaps(request: HttpRequest) -> HttpResponse:
+    """KB owners and agents: what franchisees searched without finding (one franchise or all)."""
+    from accounts.models import Franchise
+
+    franchises = list(Franchise.objects.order_by("name"))
+    franchise = next((f for f in franchises if str(f.pk) == request.GET.get("franchise", "")), None)
+    try:
+        days = max(1, min(int(request.GET.get("days", 30)), 365))
+    except ValueError:
+        days = 30
+    gaps = selectors.content_gaps(franchise_id=franchise.pk if franchise else None, days=days)
+    context = {"gaps": gaps, "franchises": franchises, "franchise": franchise, "days": days}
+    return render(request, "knowledge_base/gaps.html", context)
+
+
+@agent_required
+@require_POST
+def draft_for_query(request: HttpRequest) -> HttpResponse:
+    query = request.POST.get("query", "").strip()[:200]
+    if not query:
+        messages.error(request, _("Falta la consulta."))
+        return redirect("knowledge_base:gaps")
+    article = services.draft_article_for_query(actor=request.user, query=query)
+    messages.success(request, _("Borrador creado: complétalo y publícalo."))
+    return redirect(article.get_edit_url())

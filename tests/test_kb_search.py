@@ -210,5 +210,7 @@ def test_common_words_still_match_in_large_indexes(corpus, franchisee, monkeypat
 
 def test_suggest_query_count(corpus, franchisee_client, django_assert_max_num_queries):
     franchisee_client.get("/kb/suggest/", {"q": "impresora"})
-    with django_assert_max_num_queries(3):
+    # session + user, the synonym table's change check (at most once a second), the search log
+    # (find the burst's row, then update it or add one)
+    with django_assert_max_num_queries(5):
         assert franchisee_client.get("/kb/suggest/", {"q": "imrpesora papel"}).status_code == 200
