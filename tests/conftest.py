@@ -71,6 +71,9 @@ def _migrations_hash() -> str:
     return digest.hexdigest()[:10]
 
 
+_TEMPLATES_USED: set[str] = set()  # by this process (a serial run drops its own at the end)
+
+
 def _template_name(base: str) -> str:
     return f"{base}_tpl_{_migrations_hash()}"
 
@@ -101,6 +104,7 @@ def _migrate_template(name: str) -> None:
 def _clone_from_template(test_name: str) -> None:
     """CREATE the worker's test database from the run's migrated template (made on first use)."""
     template = _template_name(test_name.rsplit("_gw", 1)[0])
+    _TEMPLATES_USED.add(template)
     lock_path = Path(tempfile.gettempdir()) / f"portal-{template}.lock"
     with lock_path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one worker migrates; clones never overlap
@@ -200,9 +204,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     from pytest_django.plugin import blocking_manager_key
 
-    template = _template_name(connection.creation._get_test_db_name())
+    # The controller never changed its settings; a serial run remembers the template it cloned.
+    templates = _TEMPLATES_USED or {_template_name(connection.creation._get_test_db_name())}
     with config.stash[blocking_manager_key].unblock():
-        _admin_sql(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+        for template in templates:
+            _admin_sql(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
 
 
 @pytest.fixture
