@@ -11,7 +11,7 @@ PORT ?= 8000
 # Unit-test processes (pytest-xdist): `make test-unit WORKERS=1` runs them in one process.
 WORKERS ?= auto
 
-.PHONY: run test lint check-django test-unit test-browser test-stack install messages screenshots bench stack clean
+.PHONY: run test lint check-django test-unit test-browser test-stack test-stress install messages screenshots bench stack clean
 
 # `make run` needs only the runtime requirements; the test tools come with `make test`.
 $(RUN_STAMP): requirements.txt
@@ -66,6 +66,20 @@ test-stack: $(STAMP)
 	$(VENV)/bin/pytest -m stack --durations=15
 
 test: lint check-django test-unit test-browser test-stack
+
+# Flakiness check: the browser and stack stages RUNS times in a row with both cores busy
+# (stress-ng --cpu 2, stopped at the end); stops at the first failing run.
+# `make test-stress RUNS=5 STRESS_TESTS=tests/browser/test_notifications_bell.py`: one browser file.
+RUNS ?= 5
+STRESS_TESTS ?=
+test-stress: $(STAMP)
+	@command -v stress-ng >/dev/null || { echo "stress-ng is missing: apt-get install -y stress-ng"; exit 1; }
+	@stress-ng --cpu 2 --quiet & load=$$!; trap 'kill $$load' EXIT; \
+	for i in $$(seq $(RUNS)); do \
+	  echo "== run $$i of $(RUNS) (stress-ng --cpu 2)"; \
+	  if [ -n "$(STRESS_TESTS)" ]; then $(VENV)/bin/pytest -m browser -p no:asyncio -q $(STRESS_TESTS) || exit 1; \
+	  else $(VENV)/bin/pytest -m browser -p no:asyncio -q && $(VENV)/bin/pytest -m stack -q || exit 1; fi; \
+	done
 
 messages: $(STAMP)
 	DEBUG=true $(PY) manage.py makemessages -l en --no-obsolete --no-location -i .venv -i staticfiles -i var -i tests -i benchmarks

@@ -53,10 +53,11 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 
 # --- one migrated PostgreSQL template shared by the xdist workers ----------------------------------
 # pytest-django gives every worker its own test database and migrates each. On PostgreSQL the
-# first worker migrates a template once (named by a hash of the migrations, so a changed migration
-# gets a new one) and every worker clones it (CREATE DATABASE … TEMPLATE, about a second); the
-# xdist controller drops the template at the end. Workers drop their clone WITH (FORCE), so a
-# connection a test left open cannot turn the teardown into a warning.
+# first worker (or the one process of a serial run) migrates a template once, named by a hash of
+# the migrations (a changed migration gets a new one), and every worker clones it (CREATE
+# DATABASE … TEMPLATE, about a second); the controller drops the template at the end. Each
+# process drops its clone WITH (FORCE), so a connection a test left open cannot turn the
+# teardown into a warning ("database is being accessed by other users").
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,6 +69,9 @@ def _migrations_hash() -> str:
     for path in sorted(ROOT.glob("*/migrations/*.py")):
         digest.update(path.as_posix().encode() + path.read_bytes())
     return digest.hexdigest()[:10]
+
+
+_TEMPLATES_USED: set[str] = set()  # by this process (a serial run drops its own at the end)
 
 
 def _template_name(base: str) -> str:
@@ -100,6 +104,7 @@ def _migrate_template(name: str) -> None:
 def _clone_from_template(test_name: str) -> None:
     """CREATE the worker's test database from the run's migrated template (made on first use)."""
     template = _template_name(test_name.rsplit("_gw", 1)[0])
+    _TEMPLATES_USED.add(template)
     lock_path = Path(tempfile.gettempdir()) / f"portal-{template}.lock"
     with lock_path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one worker migrates; clones never overlap
@@ -114,11 +119,16 @@ def _clone_from_template(test_name: str) -> None:
         _admin_sql(f'CREATE DATABASE "{test_name}" TEMPLATE "{template}"')
 
 
+def _is_controller(config: pytest.Config) -> bool:
+    """The xdist controller (it runs no test; its workers do)."""
+    return bool(getattr(config.option, "numprocesses", None)) and getattr(config, "workerinput", None) is None
+
+
 def _postgres_xdist_worker(config: pytest.Config) -> bool:
+    """A process that runs tests on PostgreSQL (an xdist worker or a serial run) without --reuse-db."""
     from django.db import connection
 
-    worker = getattr(config, "workerinput", None) is not None
-    return worker and connection.vendor == "postgresql" and not config.getoption("reuse_db")
+    return not _is_controller(config) and connection.vendor == "postgresql" and not config.getoption("reuse_db")
 
 
 @pytest.fixture(scope="session")
@@ -144,18 +154,61 @@ def django_db_keepdb(request, django_db_modify_db_settings) -> bool:
     return bool(request.config.getoption("reuse_db")) or _postgres_xdist_worker(request.config)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """In the xdist controller, after every worker: drop the run's template database."""
-    config = session.config
-    if getattr(config, "workerinput", None) is not None or not getattr(config.option, "numprocesses", None):
+def _children() -> dict[int, str]:
+    """Live (not zombie) child processes of this process: {pid: command line}."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == os.getpid() and fields[0] != "Z":
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+    return found
+
+
+def _stop_leftover_processes(session: pytest.Session) -> None:
+    """Every fixture has been torn down: a child still running was left behind by a test.
+
+    Name it, stop it (so nothing outlives the run) and, in CI, fail the run."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + 10  # a child that was just told to stop may need a moment
+    while (children := _children()) and time.monotonic() < deadline:
+        time.sleep(0.2)  # poll interval of the wait above
+    if not children:
         return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write("\n")
+    for pid, command in children.items():
+        if reporter is not None:
+            reporter.write_line(f"process left running by a test, stopped: {pid} {command}", red=True)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    if IN_CI:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """No process left behind; then (controller or serial run) drop the run's template database."""
+    config = session.config
+    if not _is_controller(config):
+        _stop_leftover_processes(session)
+        if getattr(config, "workerinput", None) is not None:
+            return  # a worker: the controller drops the template after all of them
     from django.db import connection
 
     if connection.vendor != "postgresql" or config.getoption("reuse_db"):
         return
-    template = _template_name(connection.creation._get_test_db_name())
-    with contextlib.suppress(Exception):
-        _admin_sql(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+    from pytest_django.plugin import blocking_manager_key
+
+    # The controller never changed its settings; a serial run remembers the template it cloned.
+    templates = _TEMPLATES_USED or {_template_name(connection.creation._get_test_db_name())}
+    with config.stash[blocking_manager_key].unblock():
+        for template in templates:
+            _admin_sql(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
 
 
 @pytest.fixture
