@@ -162,3 +162,14 @@ def test_sliding_window_holds_across_a_window_edge():
             record("edge", rate, now=t)
             passed += 1
     assert passed <= 11  # a fixed window would let 20 through in ~1 s
+
+
+def test_a_cache_outage_fails_open(settings, franchisee_client):
+    """Redis down (scale-out): limits and tokens are skipped, the form still works — no 500."""
+    settings.TICKET_CREATE_RATE = "1/600"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    for _ in range(2):
+        response = franchisee_client.post("/tickets/new/", {**TICKET, "submission_token": "t" * 20})
+        assert response.status_code == 302
