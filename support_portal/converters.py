@@ -2,7 +2,7 @@
 
 Django's `<int:…>` accepts any number of digits, and an id beyond the database's integer range
 makes the lookup fail (SQLite `OverflowError`, PostgreSQL "out of range") instead of a 404.
-`<id:…>` matches only ids a BigAutoField can hold (1 … 2**63-1); anything else does not
+`<id:…>` matches only numbers a BigAutoField can hold (0 … 2**63-1); anything else does not
 resolve, which is a 404 before any view or query runs. tests/test_security_ids.py fails when
 a route uses `<int:…>`.
 """
@@ -19,7 +19,7 @@ class IdConverter:
 
     def to_python(self, value: str) -> int:
         number = int(value)
-        if not 0 < number <= ID_MAX:
+        if number > ID_MAX:
             raise ValueError(f"id out of range: {value}")  # Django: the route does not match
         return number
 

@@ -15,6 +15,7 @@ before (DESIGN.md's form contract: clients need not send it).
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import time
@@ -22,6 +23,10 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+
+from support_portal.throttle import CACHE_ERRORS
+
+log = logging.getLogger(__name__)
 
 FIELD = "submission_token"
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -52,6 +57,13 @@ class Submission:
         """Claim the token; the URL of the first submission's result when this is a replay."""
         if self.key is None:
             return None
+        try:
+            return self._claim()
+        except CACHE_ERRORS:  # a cache outage must not refuse the form: process it once, unguarded
+            log.warning("submission token not checked: the cache is unavailable", exc_info=True)
+            return None
+
+    def _claim(self) -> str | None:
         if cache.add(self.key, PENDING, timeout=PENDING_SECONDS):
             self.claimed = True
             return None
@@ -69,12 +81,18 @@ class Submission:
 
     def done(self, url: str) -> None:
         if self.claimed:
-            cache.set(self.key, url, timeout=getattr(settings, "SUBMISSION_TOKEN_TTL", 86400))
+            try:
+                cache.set(self.key, url, timeout=getattr(settings, "SUBMISSION_TOKEN_TTL", 86400))
+            except CACHE_ERRORS:
+                log.warning("submission token not stored: the cache is unavailable", exc_info=True)
 
     def release(self) -> None:
         if self.claimed:
-            cache.delete(self.key)
             self.claimed = False
+            try:
+                cache.delete(self.key)
+            except CACHE_ERRORS:
+                log.warning("submission token not released: the cache is unavailable", exc_info=True)
 
 
 class InFlight(Exception):

@@ -11,12 +11,23 @@ views turn `RateLimited` into a 429 that keeps what the user typed.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+
+log = logging.getLogger(__name__)
+# A cache outage (Redis down in scale-out) must not break the pages: the limits fail open.
+CACHE_ERRORS = (OSError, ConnectionError, TimeoutError)
+try:
+    from redis.exceptions import RedisError
+
+    CACHE_ERRORS = (*CACHE_ERRORS, RedisError)
+except ImportError:  # pragma: no cover
+    pass
 
 
 class RateLimited(Exception):
@@ -63,7 +74,11 @@ def is_over(key: str, rate: Rate | None, *, now: float | None = None) -> bool:
     """Would one more hit exceed the rate? (Counts nothing.)"""
     if rate is None:
         return False
-    estimate, _ = _estimate(key, rate, time.time() if now is None else now)
+    try:
+        estimate, _ = _estimate(key, rate, time.time() if now is None else now)
+    except CACHE_ERRORS:
+        log.warning("rate limit %s not checked: the cache is unavailable", key, exc_info=True)
+        return False
     return estimate + 1 > rate.limit
 
 
@@ -73,11 +88,14 @@ def record(key: str, rate: Rate | None, *, now: float | None = None) -> None:
         return
     now = time.time() if now is None else now
     name = _key(key, rate.seconds, int(now // rate.seconds))
-    if not cache.add(name, 1, timeout=rate.seconds * 2 + 1):
-        try:
-            cache.incr(name)
-        except ValueError:  # expired between add and incr
-            cache.add(name, 1, timeout=rate.seconds * 2 + 1)
+    try:
+        if not cache.add(name, 1, timeout=rate.seconds * 2 + 1):
+            try:
+                cache.incr(name)
+            except ValueError:  # expired between add and incr
+                cache.add(name, 1, timeout=rate.seconds * 2 + 1)
+    except CACHE_ERRORS:
+        log.warning("rate limit %s not counted: the cache is unavailable", key, exc_info=True)
 
 
 def retry_after(rate: Rate, *, now: float | None = None) -> int:

@@ -230,6 +230,13 @@ def _fresh_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _no_creation_limits(settings):
+    """Ticket/comment creation limits off unless a test sets them (many tests create dozens of rows
+    in a loop); tests/test_security_submissions.py tests the limits with their own values."""
+    settings.TICKET_CREATE_RATE = settings.COMMENT_CREATE_RATE = "0"
+
+
 @pytest.fixture
 def centro(db) -> Franchise:
     return save_franchise(code="centro", name="Franquicia Centro")[0]

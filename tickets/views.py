@@ -81,7 +81,7 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
     for_agent = is_agent(request.user)
     form = TicketForm(request.POST or None, request.FILES or None, for_agent=for_agent)
     submission = Submission(request, "ticket.create")
-    status = 200
+    status, retry_after = 200, 0
     if request.method == "POST" and (replay := _replayed(request, submission)) is not None:
         return replay
     if request.method == "POST" and form.is_valid():
@@ -104,7 +104,7 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
         except RateLimited as exc:
             form.add_error(None, exc.detail)
-            status = 429
+            status, retry_after = 429, exc.retry_after
         else:
             submission.done(ticket.get_absolute_url())
             messages.success(request, _("Ticket %(n)s creado.") % {"n": ticket.number})
@@ -113,7 +113,7 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and status == 200:
         status = 400
     context = {"form": form, "submission_token": token_for_form(request)}
-    return _with_retry_after(render(request, "tickets/new.html", context, status=status))
+    return _with_retry_after(render(request, "tickets/new.html", context, status=status), retry_after)
 
 
 def _replayed(request: HttpRequest, submission: Submission) -> HttpResponse | None:
@@ -128,9 +128,9 @@ def _replayed(request: HttpRequest, submission: Submission) -> HttpResponse | No
     return redirect(url)
 
 
-def _with_retry_after(response: HttpResponse) -> HttpResponse:
+def _with_retry_after(response: HttpResponse, seconds: int) -> HttpResponse:
     if response.status_code == 429:
-        response["Retry-After"] = str(60)
+        response["Retry-After"] = str(seconds)
     return response
 
 
@@ -178,7 +178,7 @@ def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = selectors.ticket_for(request.user, pk)
     form = CommentForm(request.POST, request.FILES)
     submission = Submission(request, f"comment.create:{ticket.pk}")
-    status = 400
+    status, retry_after = 400, 0
     if (replay := _replayed(request, submission)) is not None:
         return replay
     if form.is_valid():
@@ -196,14 +196,14 @@ def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, str(exc))
         except RateLimited as exc:
             form.add_error(None, exc.detail)
-            status = 429
+            status, retry_after = 429, exc.retry_after
         else:
             submission.done(ticket.get_absolute_url())
             messages.success(request, _("Respuesta añadida."))
             return redirect(ticket.get_absolute_url())
     submission.release()
     return _with_retry_after(
-        render(request, "tickets/detail.html", _detail_context(request, ticket, form), status=status)
+        render(request, "tickets/detail.html", _detail_context(request, ticket, form), status=status), retry_after
     )
 
 
