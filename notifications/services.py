@@ -17,7 +17,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.utils import timezone
 
-from accounts.access import is_agent
+from accounts.access import can_see_franchise, is_agent
 from notifications.kinds import KINDS
 from notifications.models import Notification, NotificationPreference
 from notifications.push import group_send
@@ -107,7 +107,8 @@ def notify(
     """Store a notification for `recipient` and deliver it after the transaction commits.
 
     Returns None when nothing is sent: the recipient is the actor, the content is internal
-    and the recipient is not support staff, or the recipient turned both channels off.
+    and the recipient is not support staff, the target belongs to a franchise the recipient may
+    not see, or the recipient turned both channels off.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
@@ -117,6 +118,9 @@ def notify(
         return None
     if not recipient.is_active:
         return None
+    franchise_id = getattr(target, "franchise_id", None)
+    if franchise_id is not None and not can_see_franchise(recipient, franchise_id):
+        return None  # e.g. a franchisee moved to another franchise: its rows are no longer theirs
     in_app, email = channels_for(recipient, kind)
     if not (in_app or email):
         return None
