@@ -17,7 +17,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.utils import timezone
 
-from accounts.access import is_agent
+from accounts.access import can_see_franchise, is_agent
 from notifications.kinds import KINDS
 from notifications.models import Notification, NotificationPreference
 from notifications.push import group_send, group_send_many
@@ -109,11 +109,13 @@ def _deliver(notifications: list[Notification], emailed: set[int]) -> None:
             logger.exception("could not enqueue e-mail for notification %s", notification.pk)
 
 
-def _may_receive(recipient: User, *, actor: User | None, internal: bool) -> bool:
+def _may_receive(recipient: User, *, actor: User | None, internal: bool, franchise_id: int | None) -> bool:
     if actor is not None and actor.pk == recipient.pk:
         return False
     if internal and not is_agent(recipient):
         return False
+    if franchise_id is not None and not can_see_franchise(recipient, franchise_id):
+        return False  # e.g. a franchisee moved to another franchise: its rows are no longer theirs
     return recipient.is_active
 
 
@@ -131,15 +133,19 @@ def notify_many(
     """Store one notification per recipient and deliver them after the transaction commits.
 
     Duplicates are skipped, and so is a recipient who is the actor, who is not support staff
-    when the content is internal, or who turned both channels off. A constant number of queries
+    when the content is internal, who may not see the target's franchise, or who turned both
+    channels off. A constant number of queries
     whatever the number of recipients: one for preferences, one INSERT, and after commit one
     for the unread counts.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     eligible: dict[int, User] = {}
+    franchise_id = getattr(target, "franchise_id", None)
     for recipient in recipients:
-        if recipient.pk not in eligible and _may_receive(recipient, actor=actor, internal=internal):
+        if recipient.pk not in eligible and _may_receive(
+            recipient, actor=actor, internal=internal, franchise_id=franchise_id
+        ):
             eligible[recipient.pk] = recipient
     if not eligible:
         return []

@@ -212,3 +212,16 @@ async def test_the_password_page_ends_the_other_sessions_and_their_sockets(activ
     assert (await db(lambda: here.get("/accounts/profile/"))()).status_code == 200  # this session goes on
     gone = await db(lambda: http_client(there_cookie).get("/accounts/profile/"))()
     assert gone.status_code == 302
+
+
+@pytest.mark.django_db
+def test_no_notification_about_the_old_franchise_after_a_move(franchisee, norte):
+    """After a move nothing of the old franchise is stored for (or pushed to) the user."""
+    from notifications import kinds
+    from notifications.services import notify
+
+    conversation = services.start_conversation(franchisee=franchisee, topic="Antes de mudarme")
+    franchisee.franchise = norte
+    franchisee.save()
+    sent = notify(recipient=franchisee, kind=kinds.CHAT_MESSAGE, title="Centro", target=conversation)
+    assert sent is None
