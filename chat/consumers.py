@@ -165,17 +165,16 @@ class ChatConsumer(LayerGuard, AsyncWebsocketConsumer):
             client_id=frame.get("client_id"),
             broadcast=False,
         )
-        if created and not self.layer_down:  # committed: now everyone on the conversation, this socket included
+        if created:  # committed: now everyone on the conversation, this socket included
             try:
                 await self.channel_layer.group_send(self.group, {"type": "push.frame", "frame": message_frame(message)})
-                return
             except Exception as error:  # the layer is down: the message is stored; others get it on resume
                 if not unreachable(error):
                     logger.exception("broadcast of chat message %s failed", message.pk)
                 await self.layer_failed(error)
-        if self.layer_down:
+        if self.layer_down:  # degraded: acknowledge from the database (even if the broadcast worked)
             await self._catch_up(message)
-        else:  # a retry: answer with the original, to this socket only
+        elif not created:  # a retry: answer with the original, to this socket only
             await self.send_json(message_frame(message))
 
     async def _catch_up(self, message) -> None:
