@@ -68,6 +68,7 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
         self.presence_keys: list[str] = []
         self.heartbeat_task = None
         self.replayed: set[int] = set()
+        self.last_sent = 0  # highest message id sent on this socket
         self.last_typing = 0.0
         self.user = self.scope.get("user")
         # Accept first: a close before accept would reach the browser as a bare handshake 403.
@@ -169,16 +170,33 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
             client_id=frame.get("client_id"),
             broadcast=False,
         )
-        if created and self.layer_down:  # stored; the others get it when the layer is back
-            await self.send_json(message_frame(message))
-        elif created:  # committed: now everyone on the conversation, this socket included
+        if created:  # committed: now everyone on the conversation, this socket included
             try:
                 await self.channel_layer.group_send(self.group, {"type": "push.frame", "frame": message_frame(message)})
-            except Exception:  # the layer is down: the message is stored; others get it on resume
-                logger.exception("broadcast of chat message %s failed", message.pk)
-                await self.send_json(message_frame(message))
-        else:  # a retry: answer with the original, to this socket only
+            except Exception as error:  # the layer is down: the message is stored; others get it on resume
+                if not unreachable(error):
+                    logger.exception("broadcast of chat message %s failed", message.pk)
+                await self.layer_failed(error)
+        if self.layer_down:  # degraded: acknowledge from the database (even if the broadcast worked)
+            await self._catch_up(message)
+        elif not created:  # a retry: answer with the original, to this socket only
             await self.send_json(message_frame(message))
+
+    async def _catch_up(self, message) -> None:
+        """Degraded: acknowledge from the database, with every message this socket missed before
+        it. Acknowledging only this message would move the client's ?after= past the messages others
+        sent meanwhile, and its resume would skip them."""
+        after = self.last_sent
+
+        def missed() -> list[dict]:
+            return [message_frame(m) for m in selectors.history(self.conversation.pk, after).filter(id__lte=message.pk)]
+
+        frames = await database_sync_to_async(missed)()
+        if not frames or frames[-1]["id"] != message.pk:  # already sent (a retry): answer it anyway
+            frames.append(message_frame(message))
+        for frame in frames:
+            self.replayed.add(frame["id"])
+            await self.send_json(frame)
 
     async def _typing(self, frame: dict) -> None:
         if not selectors.can_post(self.user, self.conversation):
@@ -222,4 +240,6 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
         await self.send_json(error_frame(code, str(detail)))
 
     async def send_json(self, frame: dict) -> None:
+        if frame.get("type") == "message":
+            self.last_sent = max(self.last_sent, frame["id"])
         await self.send(text_data=json.dumps(frame, ensure_ascii=False))

@@ -4,13 +4,13 @@ Channels' consumer loop awaits the client and the channel layer together; when R
 the layer's receive raises and the whole consumer crashes (Daphne closes 1011). `LayerGuard`
 runs the same loop with a guarded layer receive: on an unreachable layer the socket stays open
 in a degraded state (`layer_down`: the consumer still answers its client, e.g. stores and
-acknowledges chat messages, but gets no live frames), and every few seconds the guard sends a
-probe to its own channel. Once Redis answers, the probe comes back through the layer and the
-socket is closed with 4012 (our "service restarted": applications may only use 1000 and
-3000-4999) so the client reconnects at once and resumes
-(`?after=` for the chat, the catch-up request for the bell): groups are joined afresh and
-whatever was missed is replayed from the database. Errors other than an unreachable layer
-still propagate.
+acknowledges chat messages, but gets no live frames) — every socket of the process at once,
+since they share one Redis — and every few seconds each sends a probe to its own channel. Once
+Redis answers, the probe comes back through the layer and the socket is closed with 4012 (our
+"service restarted": applications may only use 1000 and 3000-4999) so the client reconnects at
+once and resumes (`?after=` for the chat, the catch-up request for the bell): groups are joined
+afresh and whatever was missed is replayed from the database. Errors other than an unreachable
+layer still propagate.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 
 from channels.exceptions import StopConsumer
 from channels.layers import get_channel_layer
@@ -41,6 +42,7 @@ class LayerGuard:
     """Mixin for AsyncWebsocketConsumer subclasses (put it first in the bases)."""
 
     layer_down = False
+    probe_task: asyncio.Task | None = None
 
     async def __call__(self, scope, receive, send) -> None:
         # channels.consumer.AsyncConsumer.__call__, with _layer_receive for the layer's receive.
@@ -51,29 +53,55 @@ class LayerGuard:
         if self.channel_layer is not None:
             self.channel_name = await self.channel_layer.new_channel()
             sources.append(self._layer_receive)
-        with contextlib.suppress(StopConsumer):
-            await await_many_dispatch(sources, self.dispatch)
+        _guards.add(self)
+        try:
+            with contextlib.suppress(StopConsumer):
+                await await_many_dispatch(sources, self.dispatch)
+        finally:
+            _guards.discard(self)
+            if self.probe_task is not None:
+                self.probe_task.cancel()
 
     async def _layer_receive(self) -> dict:
-        delay = PROBE_FIRST
         while True:
             try:
-                if self.layer_down:
-                    await self.channel_layer.send(self.channel_name, {"type": "layer.back"})
                 return await self.channel_layer.receive(self.channel_name)
             except Exception as error:
                 if not unreachable(error):
                     raise
                 await self.layer_failed(error)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, PROBE_MAX)
+                await asyncio.sleep(PROBE_FIRST)
 
     async def layer_failed(self, error: BaseException) -> None:
-        """The layer is unreachable: note it once (subclasses may tell their client)."""
+        """The layer is unreachable. Channels-redis runs one blocking receive per process for all
+        its sockets, so only one socket sees the error: every socket of this process is degraded
+        (a restarted Redis has forgotten all their groups)."""
         if not self.layer_down:
-            self.layer_down = True
-            logger.warning("channel layer unreachable (%s): socket degraded until it is back", type(error).__name__)
-            await self.on_layer_down()
+            logger.warning("channel layer unreachable (%s): sockets degraded until it is back", type(error).__name__)
+        for guard in list(_guards):
+            await guard.degrade()
+        await self.degrade()
+
+    async def degrade(self) -> None:
+        if self.layer_down:
+            return
+        self.layer_down = True
+        self.probe_task = asyncio.ensure_future(self._probe())
+        await self.on_layer_down()
+
+    async def _probe(self) -> None:
+        """Send a probe to this socket's own channel until the layer takes it; it comes back
+        through the layer's receive as `layer.back`."""
+        delay = PROBE_FIRST
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.channel_layer.send(self.channel_name, {"type": "layer.back"})
+                return
+            except Exception as error:
+                if not unreachable(error):
+                    raise
+            delay = min(delay * 2, PROBE_MAX)
 
     async def on_layer_down(self) -> None:
         """Hook: the socket has just become degraded."""
@@ -101,3 +129,6 @@ class LayerGuard:
         except Exception as error:
             if not unreachable(error):
                 raise
+
+
+_guards: weakref.WeakSet[LayerGuard] = weakref.WeakSet()  # the open sockets of this process

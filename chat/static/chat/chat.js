@@ -310,6 +310,7 @@
       window.clearTimeout(healthyTimer);
       healthyTimer = window.setTimeout(function () { attempts = 0; }, HEALTHY_AFTER);
       setConnection("online", strings.online);
+      if (errorBox.textContent === strings.errorUnavailable) { showError(""); }  // the outage is over
       flush();
     };
     socket.onmessage = function (event) {
