@@ -369,6 +369,10 @@ SPECTACULAR_SETTINGS = {
 }
 # Personal tokens (django-rest-knox): only a SHA-512 digest of each key is stored.
 KNOX_TOKEN_MODEL = "api.ApiToken"  # noqa: S105 (a model name, not a secret)
+# Knox's own migrations create its default `knox_authtoken` table even when the model is swapped
+# (a table whose user FK then blocks flushing accounts_user): our ApiToken replaces it, so knox
+# gets no migrations and no table.
+MIGRATION_MODULES = {"knox": None}
 REST_KNOX = {"TOKEN_TTL": None, "AUTH_HEADER_PREFIX": "Token", "TOKEN_LIMIT_PER_USER": None}
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/minute")  # per token (or per session user)
 API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=20)

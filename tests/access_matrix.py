@@ -144,6 +144,33 @@ MATRIX: dict[str, list[Rule]] = {
         Rule("/notifications/{notification}/read/", post="login 302 404 404", note="only the recipient's own"),
     ],
     "/notifications/preferences/": [Rule("/notifications/preferences/", get=EVERYONE_GET, post="login ran ran ran")],
+    # JSON API (api/, docs/API.md): anonymous calls get 401 (token or session), never a login redirect.
+    # Bodies are JSON only: the form-encoded posts of this matrix get 415 once access is granted.
+    "/api/v1/tickets/": [Rule("/api/v1/tickets/", get="401 200 200 200", post="401 415 415 415")],
+    "/api/v1/tickets/1/": [Rule("/api/v1/tickets/{ticket}/", get="401 200 404 200", post="401 405 405 405")],
+    "/api/v1/tickets/1/comments/": [
+        Rule("/api/v1/tickets/{ticket}/comments/", get="401 200 404 200", post="401 415 404 415"),
+    ],
+    "/api/v1/kb/articles/": [Rule("/api/v1/kb/articles/", get="401 200 200 200")],
+    "/api/v1/kb/articles/some-slug/": [
+        Rule("/api/v1/kb/articles/{article}/", get="401 200 200 200"),
+        Rule("/api/v1/kb/articles/{draft}/", get="401 404 404 200", note="a draft does not exist for franchisees"),
+    ],
+    "/api/v1/kb/search/": [Rule("/api/v1/kb/search/?q=datafono", get="401 200 200 200")],
+    "/api/v1/chats/": [Rule("/api/v1/chats/", get="401 200 200 200", note="each sees their franchise's chats")],
+    "/api/v1/": [Rule("/api/v1/no-such-endpoint/", get="401 404 404 404", note="a JSON 404")],
+    "/api/schema/": [Rule("/api/schema/", get="401 200 200 200")],
+    "/api/docs/": [Rule("/api/docs/", get=EVERYONE_GET)],
+    "/api/tokens/": [Rule("/api/tokens/", get=EVERYONE_GET)],
+    "/api/tokens/new/": [Rule("/api/tokens/new/", post="login ran ran ran", data={"name": "ERP"})],
+    "/api/tokens/something/revoke/": [
+        Rule("/api/tokens/something/revoke/", post="login 302 302 302", note="only the user's own tokens"),
+    ],
+    "/api/webhooks/": [Rule("/api/webhooks/", get=AGENT_ONLY_GET.replace("200", "404"), post="login 404 404 404")],
+    "/api/webhooks/1/": [Rule("/api/webhooks/1/", get="login 404 404 404", note="supervisors only")],
+    "/api/webhooks/1/test/": [Rule("/api/webhooks/1/test/", post="login 404 404 404")],
+    "/api/webhooks/1/toggle/": [Rule("/api/webhooks/1/toggle/", post="login 404 404 404")],
+    "/api/webhooks/1/delete/": [Rule("/api/webhooks/1/delete/", post="login 404 404 404")],
     # public
     "/i18n/setlang/": [Rule("/i18n/setlang/", post="302 302 302 302", data={"language": "en", "next": "/"})],
     "/healthz": [Rule("/healthz", get="200 200 200 200", note="no data, just up/down per part")],
