@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> dict:
         timings, cpu = suggest, suggest_cpu
         report = {
             "articles": n,
-            "rebuild_batch_size": args.batch_size or "haystack default (1000)",
+            "rebuild_batch_size": args.batch_size or "settings BATCH_SIZE",
             "rebuild_index_s": round(rebuild_s, 1),
             "rebuild_index_cpu_s": round(rebuild_cpu_s, 1),
             "suggest_requests": len(timings),

@@ -158,3 +158,8 @@ def SpellingAnalyzer():
 def query_words(text: str, limit: int = 16) -> list[str]:
     """The lowercase words of a user's query, syntax characters and emoji dropped."""
     return [w.lower() for w in WORD_RE.findall(text or "")][:limit]
+
+
+def normalized_query(text: str) -> str:
+    """The folded words of a query: how the search log groups queries (and the click signal)."""
+    return " ".join(fold(word) for word in query_words(text, limit=30))[:200]

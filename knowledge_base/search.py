@@ -22,8 +22,16 @@ from haystack import connections
 from haystack.query import SearchQuerySet
 
 from accounts.access import is_agent
-from knowledge_base import dense, fusion
-from knowledge_base.analysis import WORD_RE, exact_terms, fold, is_stop_word, query_words, word_forms
+from knowledge_base import clicks, dense, fusion
+from knowledge_base.analysis import (
+    WORD_RE,
+    exact_terms,
+    fold,
+    is_stop_word,
+    normalized_query,
+    query_words,
+    word_forms,
+)
 from knowledge_base.models import UNCATEGORIZED, Article, Category
 from knowledge_base.rendering import markdown_to_text
 from knowledge_base.spelling import vocabulary_for
@@ -199,7 +207,7 @@ def search_articles(
         except Exception:
             logger.exception("dense knowledge base search failed for %r", query[:100])
             dense_hits = []
-        raw_hits = _fused(raw_hits, dense_hits, limit=limit, dense_only=mode == "dense")
+        raw_hits = _fused(raw_hits, dense_hits, limit=limit, dense_only=mode == "dense", query=query)
         result.total = max(result.total, len(raw_hits))
     for raw in raw_hits[:limit]:
         slug = raw.slug or ""
@@ -238,13 +246,23 @@ def _lexical(plan: QueryPlan, statuses: list[str], category: str | None, limit: 
     return list(sqs[:limit]), sqs.count(), facets
 
 
-def _fused(lexical_hits: list, dense_hits: list[tuple[str, float]], *, limit: int, dense_only: bool) -> list:
-    """Reciprocal rank fusion of both rankings; articles found only densely are read from the DB."""
+def _fused(
+    lexical_hits: list, dense_hits: list[tuple[str, float]], *, limit: int, dense_only: bool, query: str
+) -> list:
+    """Reciprocal rank fusion of both rankings (and the guarded click signal, clicks.py);
+    articles found only densely are read from the DB."""
     by_slug = {hit.slug: hit for hit in lexical_hits}
     if dense_only:
         ranked = [(slug, score) for slug, score in dense_hits if score >= fusion.DENSE_MIN_SCORE]
     else:
         ranked = fusion.reciprocal_rank_fusion([hit.slug for hit in lexical_hits], dense_hits)
+    if clicks.enabled():
+        try:
+            lift = clicks.lift_for(normalized_query(query))
+        except Exception:  # the log is an optional signal: never fail a search over it
+            logger.exception("click signal failed")
+            lift = {}
+        ranked = clicks.rerank(ranked, lift, weight=float(getattr(settings, "KB_CLICK_WEIGHT", 0.5)))
     ranked = ranked[:limit]
     missing = [slug for slug, _ in ranked if slug not in by_slug]
     if missing:

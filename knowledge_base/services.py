@@ -428,15 +428,11 @@ def notify_review_due(article: Article) -> bool:
 SEARCH_BURST = timedelta(minutes=2)
 
 
-def _normalized_query(query: str) -> str:
-    from knowledge_base.analysis import fold, query_words
-
-    return " ".join(fold(word) for word in query_words(query, limit=30))[:200]
-
-
 def log_search(*, user: User, query: str, slugs: list[str], total: int, source: str) -> SearchLog | None:
     """Record a franchisee's search and what it showed (agents' own searches are not logged)."""
-    normalized = _normalized_query(query)
+    from knowledge_base.analysis import normalized_query
+
+    normalized = normalized_query(query)
     if not is_franchisee(user) or len(normalized) < 3:
         return None
     now = timezone.now()

@@ -279,6 +279,8 @@ else:
         "default": {
             "ENGINE": "knowledge_base.search_backends.KBWhooshEngine",
             "PATH": env.str("WHOOSH_PATH", default=str(VAR_DIR / "whoosh_index")),
+            # rebuild_index writes 10,000 articles in one batch: one Whoosh segment, faster queries
+            "BATCH_SIZE": env.int("WHOOSH_BATCH_SIZE", default=10_000),
         }
     }
 # Index updates go through Celery tasks (knowledge_base.tasks), never in the request.
@@ -290,6 +292,8 @@ KB_SEARCH_MODE = env.str("KB_SEARCH_MODE", default="auto")  # auto | lexical | d
 KB_DENSE_THREADS = env.int("KB_DENSE_THREADS", default=1)
 KB_FUSION_LEXICAL_WEIGHT = env.float("KB_FUSION_LEXICAL_WEIGHT", default=1.0)
 KB_FUSION_DENSE_WEIGHT = env.float("KB_FUSION_DENSE_WEIGHT", default=1.0)
+KB_CLICK_SIGNAL = env.bool("KB_CLICK_SIGNAL", default=True)  # guarded click-through signal (hybrid)
+KB_CLICK_WEIGHT = env.float("KB_CLICK_WEIGHT", default=0.5)
 
 # --- E-mail -----------------------------------------------------------------
 EMAIL_URL = env.str("EMAIL_URL", default="")

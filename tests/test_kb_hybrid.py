@@ -179,3 +179,23 @@ def test_vector_backfill_reports_progress_and_resumes(agent, django_capture_on_c
     call_command("kb_vectors", batch_size=2, stdout=out)  # resumes: only the third is embedded
     assert "Done: 1 embedded" in out.getvalue() and "2/3 articles checked" in out.getvalue()
     assert ArticleVector.objects.count() == 3
+
+
+@needs_model
+def test_synonym_proposals_come_from_kb_vocabulary_and_start_inactive(
+    agent, franchisee, django_capture_on_commit_callbacks
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    with django_capture_on_commit_callbacks(execute=True):
+        article = make(agent, "Báscula descalibrada", "Calibra la báscula.", tags="báscula, balanza")
+    call_command("kb_synonyms_propose", min_similarity=0.0, max=5, stdout=StringIO())
+    proposals = SynonymGroup.objects.filter(source=SynonymGroup.Source.KNOWLEDGE_BASE)
+    assert proposals.exists() and not proposals.filter(active=True).exists()
+    vocabulary = {"báscula", "balanza", "descalibrada"}
+    assert all(set(group.term_list) <= vocabulary for group in proposals)
+    synonyms.invalidate()
+    assert synonyms.synonyms_of("balanza") == []  # inactive proposals do not expand queries
+    assert article.slug in slugs("balanzas", franchisee)

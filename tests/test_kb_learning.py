@@ -91,3 +91,78 @@ def test_weekly_digest_reaches_kb_owners_only(printer, agent, agent2, franchisee
     note = Notification.objects.get(recipient=agent)
     assert "persiana no baja" in note.body and note.url == "/kb/gaps/"
     assert not Notification.objects.filter(recipient__in=[agent2, franchisee]).exists()
+
+
+# --- Click-through signal and its feedback-loop guard (knowledge_base/clicks.py) -------
+
+
+def _simulate(users, query, shown, clicked_rank, times, article_by_slug):
+    rows = []
+    for n in range(times):
+        user = users[n % len(users)]
+        clicked = article_by_slug[shown[clicked_rank - 1]] if clicked_rank else None
+        rows.append(SearchLog(user=user, franchise_id=user.franchise_id, source="suggest", query=query,
+                              normalized=query, shown=shown, result_count=len(shown), clicked=clicked,
+                              clicked_rank=clicked_rank))  # fmt: skip
+    SearchLog.objects.bulk_create(rows)
+
+
+@pytest.fixture
+def loop_setup(agent, centro, django_capture_on_commit_callbacks):
+    from accounts.models import User
+
+    users = [User.objects.create(username=f"f{n}", role="franchisee", franchise=centro) for n in range(5)]
+    with django_capture_on_commit_callbacks(execute=True):
+        articles = {
+            name: services.create_article(actor=agent, title=f"Artículo {name}", body="Texto.", status="published")
+            for name in "abc"
+        }
+    by_slug = {a.slug: a for a in articles.values()}
+    shown = [articles[name].slug for name in "abc"]
+    # Background traffic: other queries whose users click the first result (sets P(rank)).
+    _simulate(users, "otra consulta", shown, 1, 200, by_slug)
+    return users, shown, by_slug
+
+
+def test_blind_clicks_on_the_first_result_do_not_feed_back(loop_setup):
+    from django.core.cache import cache
+
+    from knowledge_base import clicks
+
+    users, shown, by_slug = loop_setup
+    ranked = [(slug, 30.0 - i) for i, slug in enumerate(shown)]
+    for _round in range(5):  # five rounds of users clicking whatever is on top
+        top = [slug for slug, _ in ranked]
+        _simulate(users, "impresora", top, 1, 20, by_slug)
+        cache.clear()
+        lift = clicks.lift_for("impresora")
+        ranked = clicks.rerank(ranked, lift, weight=0.5)
+        assert lift == {}  # clicked exactly as often as rank 1 predicts: no boost
+    assert [slug for slug, _ in ranked] == shown
+
+
+def test_an_article_clicked_beyond_its_position_rises_but_needs_several_users(loop_setup):
+    from django.core.cache import cache
+
+    from knowledge_base import clicks
+
+    users, shown, by_slug = loop_setup
+    _simulate(users[:1], "rollo papel", shown, 3, 30, by_slug)  # one user only: not enough evidence
+    assert clicks.lift_for("rollo papel") == {}
+    cache.clear()
+    _simulate(users, "rollo papel", shown, 3, 30, by_slug)
+    lift = clicks.lift_for("rollo papel")
+    assert set(lift) == {shown[2]} and lift[shown[2]] > clicks.MIN_LIFT
+    fused = [(slug, 1000 * 2 / (60 + i)) for i, slug in enumerate(shown, start=1)]
+    assert clicks.rerank(fused, lift, weight=0.5)[0][0] == shown[2]
+    assert [slug for slug, _ in clicks.rerank(fused[:2], lift, weight=0.5)] == shown[:2]  # never brings one in
+
+
+def test_clicks_followed_by_a_ticket_do_not_count(loop_setup, django_capture_on_commit_callbacks):
+    from knowledge_base import clicks
+
+    users, shown, by_slug = loop_setup
+    _simulate(users, "rollo papel", shown, 3, 30, by_slug)
+    for user in users:
+        create_ticket(actor=user, subject="No funciona", description="El artículo no me sirvió.")
+    assert clicks.lift_for("rollo papel") == {}
