@@ -23,6 +23,7 @@ from accounts.models import User
 from mail import parsing, replies
 from mail.addresses import BadToken, classify_recipient, read_token
 from mail.models import InboundMessage
+from support_portal.throttle import RateLimited
 from tickets import services as tickets
 from tickets.models import COMMENT_MAX, DESCRIPTION_MAX, SUBJECT_MAX, Source, Status, Ticket
 
@@ -84,6 +85,8 @@ def _ingest(raw: bytes, channel: str) -> Outcome:
         return Outcome(DATAERR, "refused content: " + "; ".join(exc.messages))
     except tickets.TicketError as exc:
         return Outcome(NOUSER, f"not allowed: {exc}")
+    except RateLimited as exc:  # the sender's creation limit: the MTA retries later
+        return Outcome(TEMPFAIL, f"rate limited: retry in {exc.retry_after} s")
     except IntegrityError:
         if InboundMessage.objects.filter(key=mail.key).exists():
             return Outcome(OK, f"already processed ({mail.message_id or mail.key})")

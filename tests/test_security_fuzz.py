@@ -429,11 +429,7 @@ def test_fuzzed_requests_over_every_route_never_fail_or_leak(fuzz_world):
     print(f"\nURL fuzz: {tally} over {len(templates)} routes")
 
 
-@pytest.mark.parametrize(
-    ("method", "url"),
-    [pytest.param(m, u, marks=pytest.mark.xfail(strict=True, reason=f"fixed on branch h/admindb: {why}"))
-     for (m, u), why in ELSEWHERE.items()],
-)  # fmt: skip
+@pytest.mark.parametrize(("method", "url"), list(ELSEWHERE))
 def test_server_errors_fixed_elsewhere(fuzz_world, method, url):
     clients, _values = fuzz_world
     assert _request(clients["agent"], method, url, {"next": "hola"}).status_code < 500
@@ -445,8 +441,6 @@ def test_server_errors_fixed_elsewhere(fuzz_world, method, url):
 # from the communicator. The real-Daphne fuzz of chat frames is test_fuzzed_chat_frames_… above.
 # Deeply nested JSON is left to h/sockrobust's tests: its RecursionError crashes pytest's reporting.
 
-SOCKROBUST = pytest.mark.xfail(strict=True, reason="fixed on branch h/sockrobust")
-SOCKAUTH = pytest.mark.xfail(strict=True, reason="fixed on branch h/sockauth")
 LONE_SURROGATE = '{"type": "message.send", "client_id": "s1", "body": "x\\ud800y"}'
 
 
@@ -522,9 +516,9 @@ async def test_chat_socket_with_hostile_query_strings_stays_usable(socket_world,
     "path",
     [
         "/ws/chat/0/",
-        pytest.param("/ws/chat/99999999999999999999999/", marks=SOCKAUTH),
-        pytest.param("/ws/chat/1", marks=SOCKAUTH),
-        pytest.param("/ws/other/", marks=SOCKAUTH),
+        "/ws/chat/99999999999999999999999/",
+        "/ws/chat/1",
+        "/ws/other/",
     ],
 )
 async def test_hostile_socket_paths_close_cleanly(socket_world, path):
@@ -544,7 +538,7 @@ async def test_hostile_socket_paths_close_cleanly(socket_world, path):
         '{"type": "message.send", "client_id": "z", "body": "\\u202e\\u200b"}',
         "null",
         "[]",
-        pytest.param(LONE_SURROGATE, marks=SOCKROBUST),
+        LONE_SURROGATE,
     ],
 )
 async def test_chat_socket_survives_hostile_frames(socket_world, frame):
