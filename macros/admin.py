@@ -26,13 +26,13 @@ class MacroAdmin(SupervisorWritesMixin, admin.ModelAdmin):
         form = super().get_form(request, obj, change, **kwargs)
 
         class Checked(form):
-            def clean(self):
-                cleaned = super().clean()
+            def _post_clean(self) -> None:
+                super()._post_clean()  # the instance now holds the submitted values
                 try:
                     services.validate_macro(self.instance)
                 except ValidationError as exc:
-                    raise ValidationError(exc.messages) from None
-                return cleaned
+                    for message in exc.messages:
+                        self.add_error(None, message)
 
         return Checked
 

@@ -326,3 +326,27 @@ def test_usage_count_on_postgresql(agent, ticket, shared):
         client.post(f"/tickets/{ticket.pk}/comments/", {"body": f"Respuesta {n}", "macro": shared.pk})
     assert Macro.objects.get(pk=shared.pk).usage_count == 3
     assert MacroUse.objects.filter(macro=shared).count() == 3
+
+
+# --- admin ------------------------------------------------------------------------------------------
+
+
+def test_admin_lists_shared_and_own_only_and_agents_only_look(agent, supervisor, shared, personal):
+    mine = services.create_macro(actor=supervisor, name="sara-firma", body="Sara")
+    page = client_for(supervisor).get("/admin/macros/macro/").content.decode()
+    assert "/reinicio" in page and "/sara-firma" in page and "bea-firma" not in page
+    assert client_for(supervisor).get(f"/admin/macros/macro/{personal.pk}/change/").status_code in (302, 404)
+    agent_client = client_for(agent)
+    assert agent_client.get("/admin/macros/macro/").status_code == 200
+    response = agent_client.post(f"/admin/macros/macro/{shared.pk}/change/", {"name": "x", "body": "y"})
+    assert response.status_code == 403
+    assert Macro.objects.get(pk=shared.pk).name == "reinicio"
+    assert Macro.objects.get(pk=mine.pk).owner == supervisor
+
+
+def test_admin_refuses_unknown_placeholders(supervisor, shared):
+    response = client_for(supervisor).post(
+        f"/admin/macros/macro/{shared.pk}/change/", {"name": "reinicio", "body": "Hola {{secreto}}", "usage_count": 0}
+    )
+    assert response.status_code == 200 and "Marcadores desconocidos" in response.content.decode()
+    assert Macro.objects.get(pk=shared.pk).body.startswith("Hola {{franquiciado}}")
