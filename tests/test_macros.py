@@ -350,3 +350,16 @@ def test_admin_refuses_unknown_placeholders(supervisor, shared):
     )
     assert response.status_code == 200 and "Marcadores desconocidos" in response.content.decode()
     assert Macro.objects.get(pk=shared.pk).body.startswith("Hola {{franquiciado}}")
+
+
+def test_search_queries_do_not_grow_with_macros(agent, supervisor, ticket, django_assert_max_num_queries):
+    client = client_for(agent)
+    for n in range(30):
+        services.create_macro(actor=supervisor, shared=True, name=f"m{n}", body="x", assign_to_self=n % 2 == 0)
+        services.create_macro(actor=agent, name=f"p{n}", body="y", assignee=supervisor if n % 2 else None)
+    client.get(f"/agent/macros/search/?q=&ticket={ticket.pk}")  # warm the session
+    with django_assert_max_num_queries(6):
+        data = client.get(f"/agent/macros/search/?q=&ticket={ticket.pk}").json()
+    assert len(data["results"]) == selectors.SEARCH_LIMIT
+    with django_assert_max_num_queries(8):
+        assert client.get("/agent/macros/").status_code == 200
