@@ -11,7 +11,7 @@ from django.db import transaction
 from accounts.models import Franchise, User
 
 SUPPORT_GROUP = "Soporte"
-SUPPORT_APPS = ("tickets", "knowledge_base", "chat", "notifications")
+SUPPORT_APPS = ("tickets", "knowledge_base", "chat", "notifications", "macros")
 
 
 def ensure_support_group() -> Group:

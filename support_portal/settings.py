@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "api",
     "mail",
+    "macros",  # canned replies for agents (docs/TICKETS.md "Macros")
 ]
 
 MIDDLEWARE = [

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("accounts/", include("accounts.urls")),
     path("agent/", agent_dashboard, name="agent_dashboard"),
+    path("agent/macros/", include("macros.urls")),
     path("tickets/", include("tickets.urls")),
     path("kb/", include("knowledge_base.urls")),
     path("chat/", include("chat.urls")),

@@ -68,6 +68,24 @@ MATRIX: dict[str, list[Rule]] = {
         Rule("/accounts/profile/sessions/end-others/", get="login 405 405 405", post="login ran ran ran")
     ],
     "/agent/": [Rule("/agent/", get=AGENT_ONLY_GET)],
+    # macros: agents only; another agent's personal macro does not exist for them
+    "/agent/macros/": [Rule("/agent/macros/", get=AGENT_ONLY_GET)],
+    "/agent/macros/new/": [
+        Rule("/agent/macros/new/", get=AGENT_ONLY_GET, post=AGENT_ONLY_POST, data={"name": "", "body": ""})
+    ],
+    "/agent/macros/search/": [Rule("/agent/macros/search/?q=&ticket={ticket}", get=AGENT_ONLY_GET)],
+    "/agent/macros/1/edit/": [
+        Rule("/agent/macros/{macro}/edit/", get=AGENT_ONLY_GET, post=AGENT_ONLY_POST, data={"name": "", "body": ""}),
+        Rule("/agent/macros/{foreign_macro}/edit/", get="login 404 404 404", post="login 404 404 404"),
+    ],
+    "/agent/macros/1/delete/": [
+        Rule("/agent/macros/{macro}/delete/", post=AGENT_ONLY_POST),
+        Rule("/agent/macros/{foreign_macro}/delete/", post="login 404 404 404"),
+    ],
+    "/agent/macros/1/used/": [
+        Rule("/agent/macros/{macro}/used/", post=AGENT_ONLY_POST, data={"message": ""}),
+        Rule("/agent/macros/{foreign_macro}/used/", post="login 404 404 404", data={"message": ""}),
+    ],
     # tickets
     "/tickets/": [Rule("/tickets/", get=EVERYONE_GET, note="each sees their own franchise's tickets")],
     "/tickets/new/": [

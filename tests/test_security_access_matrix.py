@@ -85,6 +85,10 @@ def world(db, settings, tmp_path) -> World:
         actor=agent, title="Datáfono sin conexión", body="Reinicia el datáfono.", status=Article.Status.PUBLISHED
     )
     draft = kb_services.create_article(actor=agent, title="Borrador interno", body="Aún no.")
+    from macros.services import create_macro
+
+    macro = create_macro(actor=agent, name="firma", body="Un saludo, {{agente}}")
+    foreign_macro = create_macro(actor=agent2, name="firma-bea", body="Bea")
     notification = notify(
         recipient=owner, kind="ticket_status", title="Tu ticket cambió", url=ticket.get_absolute_url()
     )
@@ -100,6 +104,8 @@ def world(db, settings, tmp_path) -> World:
             "revision": article.revisions.order_by("number").first().number,
             "notification": notification.pk,
             "agent_id": agent2.pk,
+            "macro": macro.pk,
+            "foreign_macro": foreign_macro.pk,
         },
     )
 
@@ -112,6 +118,8 @@ MISSING = {
     "article": "no-such-article",
     "draft": "no-such-draft",
     "revision": 999,
+    "macro": 999_999,
+    "foreign_macro": 999_999,
 }
 
 

@@ -182,14 +182,23 @@ def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
     if (replay := _replayed(request, submission)) is not None:
         return replay
     if form.is_valid():
+        reply = {
+            "ticket": ticket,
+            "actor": request.user,
+            "body": form.cleaned_data["body"],
+            "internal": form.cleaned_data["internal"] and is_agent(request.user),
+            "attachments": form.cleaned_data["files"],
+        }
         try:
-            services.add_comment(
-                ticket=ticket,
-                actor=request.user,
-                body=form.cleaned_data["body"],
-                internal=form.cleaned_data["internal"] and is_agent(request.user),
-                attachments=form.cleaned_data["files"],
-            )
+            if is_agent(request.user) and (macro_pk := _int(request.POST.get("macro"))):
+                # a reply that used a macro: its ticket actions and usage count, same transaction
+                from macros import selectors as macro_selectors
+                from macros import services as macro_services
+
+                macro = macro_selectors.macro_for(request.user, macro_pk)
+                macro_services.reply_to_ticket(macro=macro, **reply)
+            else:
+                services.add_comment(**reply)
         except ValidationError as exc:
             form.add_error(None, _errors_text(exc))
         except services.TicketError as exc:
