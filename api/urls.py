@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+import support_portal.converters  # noqa: F401  registers <id:…>
 from api import pages, views
 
 app_name = "api"
@@ -21,8 +22,8 @@ class SwaggerView(SpectacularSwaggerSplitView):
 
 urlpatterns = [
     path("v1/tickets/", _api(views.TicketListView), name="tickets"),
-    path("v1/tickets/<int:pk>/", _api(views.TicketDetailView), name="ticket"),
-    path("v1/tickets/<int:pk>/comments/", _api(views.TicketCommentsView), name="ticket_comments"),
+    path("v1/tickets/<id:pk>/", _api(views.TicketDetailView), name="ticket"),
+    path("v1/tickets/<id:pk>/comments/", _api(views.TicketCommentsView), name="ticket_comments"),
     path("v1/kb/articles/", _api(views.ArticleListView), name="articles"),
     path("v1/kb/articles/<slug:slug>/", _api(views.ArticleDetailView), name="article"),
     path("v1/kb/search/", _api(views.ArticleSearchView), name="kb_search"),
@@ -35,8 +36,8 @@ urlpatterns = [
     path("tokens/new/", pages.token_create, name="token_create"),
     path("tokens/<str:token_key>/revoke/", pages.token_revoke, name="token_revoke"),
     path("webhooks/", pages.webhooks_page, name="webhooks"),
-    path("webhooks/<int:pk>/", pages.webhook_detail, name="webhook"),
-    path("webhooks/<int:pk>/test/", pages.webhook_test, name="webhook_test"),
-    path("webhooks/<int:pk>/toggle/", pages.webhook_toggle, name="webhook_toggle"),
-    path("webhooks/<int:pk>/delete/", pages.webhook_delete, name="webhook_delete"),
+    path("webhooks/<id:pk>/", pages.webhook_detail, name="webhook"),
+    path("webhooks/<id:pk>/test/", pages.webhook_test, name="webhook_test"),
+    path("webhooks/<id:pk>/toggle/", pages.webhook_toggle, name="webhook_toggle"),
+    path("webhooks/<id:pk>/delete/", pages.webhook_delete, name="webhook_delete"),
 ]

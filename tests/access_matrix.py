@@ -124,6 +124,8 @@ MATRIX: dict[str, list[Rule]] = {
     "/kb/new/": [Rule("/kb/new/", get=AGENT_ONLY_GET, post=AGENT_ONLY_POST, data={"title": "", "body": ""})],
     "/kb/preview/": [Rule("/kb/preview/", post=AGENT_ONLY_POST, data={"body": "# Hola"})],
     "/kb/review/": [Rule("/kb/review/", get=AGENT_ONLY_GET)],
+    "/kb/gaps/": [Rule("/kb/gaps/", get=AGENT_ONLY_GET)],
+    "/kb/gaps/draft/": [Rule("/kb/gaps/draft/", post=AGENT_ONLY_POST, data={"query": "rider no viene"})],
     "/kb/some-slug/": [
         Rule("/kb/{article}/", get=EVERYONE_GET, note="published article"),
         Rule("/kb/{draft}/", get=AGENT_ONLY_GET, note="a draft does not exist for franchisees"),
