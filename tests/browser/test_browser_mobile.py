@@ -117,10 +117,14 @@ SMALL_TARGETS = """(min) => {
   }).map((el) => el.outerHTML.slice(0, 120));
 }"""
 
+# The elements that stick out of the viewport (outside any box that scrolls sideways itself).
 WIDE = """() => [...document.querySelectorAll('body *')].filter((el) => {
-  const box = el.getBoundingClientRect();
-  return box.right > window.innerWidth + 1 && getComputedStyle(el).position !== 'fixed';
-}).slice(-3).map((el) => el.outerHTML.slice(0, 100) + ' right=' + Math.round(el.getBoundingClientRect().right))"""
+  if (el.getBoundingClientRect().right <= window.innerWidth + 1) return false;
+  for (let up = el.parentElement; up; up = up.parentElement) {
+    if (['auto', 'scroll'].includes(getComputedStyle(up).overflowX)) return false;
+  }
+  return true;
+}).slice(-4).map((el) => el.outerHTML.slice(0, 100) + ' right=' + Math.round(el.getBoundingClientRect().right))"""
 
 
 @pytest.fixture(scope="module")
