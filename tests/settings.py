@@ -40,9 +40,12 @@ def redis_url_for_worker(url: str, index: int) -> str:
 
 
 def _isolate() -> None:
-    if os.environ.get("PORTAL_TEST_ISOLATED"):
-        return  # a process started by a test: keep what that test gave it
-    os.environ["PORTAL_TEST_ISOLATED"] = "1"
+    # xdist workers inherit the controller's environment, and the processes a test starts inherit
+    # their worker's: isolate once per worker (a started process keeps what its test gave it).
+    this_process = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    if os.environ.get("PORTAL_TEST_ISOLATED") == this_process:
+        return
+    os.environ["PORTAL_TEST_ISOLATED"] = this_process
     os.environ["ENV_FILE"] = ""  # never the developer's .env (settings.py): tests set what they need
     index = worker_index()
     if os.environ.get("REDIS_URL"):
