@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -15,13 +14,7 @@ from accounts.decorators import supervisor_required
 from api import selectors, services, tokens
 from api.forms import TokenForm, WebhookForm
 from api.webhooks import send_test_event
-
-
-def _next(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return default
+from support_portal.redirects import safe_next
 
 
 @require_GET
@@ -52,7 +45,7 @@ def token_revoke(request: HttpRequest, token_key: str) -> HttpResponse:
         messages.success(request, _("Token revocado: ya no sirve para entrar en la API."))
     else:
         messages.error(request, _("Ese token no existe o ya estaba revocado."))
-    return redirect(_next(request, "/api/tokens/"))
+    return redirect(safe_next(request, "/api/tokens/"))
 
 
 @supervisor_required

@@ -432,6 +432,7 @@ def log_search(*, user: User, query: str, slugs: list[str], total: int, source: 
     """Record a franchisee's search and what it showed (agents' own searches are not logged)."""
     from knowledge_base.analysis import normalized_query
 
+    query = query.replace("\x00", "")  # PostgreSQL text cannot hold NUL (a fuzzed ?q= has them)
     normalized = normalized_query(query)
     if not is_franchisee(user) or len(normalized) < 3:
         return None
