@@ -85,7 +85,10 @@ def test_the_bell_updates_live_and_catches_up_after_a_dropped_socket(browser, re
     expect(page.locator(".notif-item.unread")).to_have_count(2)
     screenshot(page, "notifications-list")
     page.click("#notification-bell-toggle")
-    page.click("[data-bell-read-all]")
+    # The counter clears at once; the server's answer may come later (keepalive): wait for it
+    # before reading the list, or the next page can be served before the change is stored.
+    with page.expect_response(lambda response: "/read-all/" in response.url and response.ok):
+        page.click("[data-bell-read-all]")
     expect(count).to_be_hidden()
     assert not page.title().startswith("(")
     page.goto("/notifications/?unread=1")
