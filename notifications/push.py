@@ -35,19 +35,6 @@ def _sender_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def group_send(layer: BaseChannelLayer, group: str, message: dict) -> None:
-    """layer.group_send from sync code; raises on failure or after SEND_TIMEOUT seconds."""
-    if isinstance(layer, InMemoryChannelLayer):
-        async_to_sync(layer.group_send)(group, message)
-        return
-    future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _sender_loop())
-    try:
-        future.result(timeout=SEND_TIMEOUT)
-    except TimeoutError:
-        future.cancel()
-        raise
-
-
 SEND_CONCURRENCY = 16
 
 
@@ -72,9 +59,14 @@ def group_send_many(layer: BaseChannelLayer, sends: list[tuple[str, dict]]) -> N
 
         await asyncio.gather(*(send(group, message) for group, message in sends))
 
-    future = asyncio.run_coroutine_threadsafe(send_all(), _sender_loop())
+    future = asyncio.run_coroutine_threadsafe(send_all(), _sender_loop())  # one hop, one wait
     try:
         future.result(timeout=SEND_TIMEOUT + len(sends) / 1000)
     except TimeoutError:
         future.cancel()
         raise
+
+
+def group_send(layer: BaseChannelLayer, group: str, message: dict) -> None:
+    """layer.group_send from sync code; raises on failure or after SEND_TIMEOUT seconds."""
+    group_send_many(layer, [(group, message)])

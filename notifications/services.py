@@ -20,7 +20,7 @@ from django.utils import timezone
 from accounts.access import can_see_franchise, is_agent
 from notifications.kinds import KINDS
 from notifications.models import Notification, NotificationPreference
-from notifications.push import group_send, group_send_many
+from notifications.push import group_send_many
 from notifications.selectors import channels_for, channels_for_many, notification_frame, unread_count, unread_counts
 from support_portal.links import safe_link
 
@@ -58,26 +58,18 @@ def user_group(user_id: int) -> str:
 
 def push_to_group(group: str, frame: dict) -> bool:
     """Send a frame to a group's sockets; log and return False if the layer is down."""
-    try:
-        layer = get_channel_layer()
-        if layer is None:
-            return False
-        group_send(layer, group, {"type": "push.frame", "frame": frame})
-    except Exception:
-        logger.exception("channel layer push to %s failed; the client will catch up on reconnect", group)
-        return False
-    return True
+    return push_to_groups([(group, frame)])
 
 
 def push_to_groups(frames: list[tuple[str, dict]]) -> bool:
-    """push_to_group() for many (group, frame) pairs in one batch; log and return False on failure."""
+    """Send each (group, frame) pair in one batch; log and return False if the layer is down."""
     try:
         layer = get_channel_layer()
         if layer is None:
             return False
         group_send_many(layer, [(group, {"type": "push.frame", "frame": frame}) for group, frame in frames])
     except Exception:
-        logger.exception("channel layer push of %s frames failed; clients will catch up on reconnect", len(frames))
+        logger.exception("channel layer push of %s frame(s) failed; the client will catch up on reconnect", len(frames))
         return False
     return True
 

@@ -99,3 +99,15 @@ def session_cookie(user) -> str:
 def ws_headers(cookie: str, origin: str = "http://127.0.0.1") -> list[tuple[bytes, bytes]]:
     """ASGI headers of a browser socket: session cookie and an allowed Origin."""
     return [(b"origin", origin.encode()), (b"cookie", f"sessionid={cookie}".encode()), (b"host", b"127.0.0.1")]
+
+
+def cross_process_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
+    """Environment of server processes that share one SQLite file and one Redis (cross-process tests)."""
+    return {
+        "DEBUG": "true",
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "CELERY_TASK_ALWAYS_EAGER": "true",
+        "LOG_LEVEL": "WARNING",
+    }

@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.conftest import require_env
-from tests.servers import ROOT, daphne
+from tests.servers import ROOT, cross_process_env, daphne
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -80,14 +80,7 @@ class Peer:
 
 def test_two_daphne_processes_on_redis(tmp_path):
     redis_url = require_env("REDIS_URL")
-    env = {
-        "DEBUG": "true",
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CELERY_TASK_ALWAYS_EAGER": "true",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = cross_process_env(tmp_path, redis_url)
     data = prepare(env)
     with (
         daphne(env, log_path=tmp_path / "a.log") as (port_a, _),

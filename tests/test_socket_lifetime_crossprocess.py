@@ -18,7 +18,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import require_env
-from tests.servers import ROOT, daphne
+from tests.servers import ROOT, cross_process_env, daphne
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -134,14 +134,7 @@ async def close_code(ws, *, since: float) -> tuple[int, float, list[dict]]:
 
 def test_changes_close_sockets_on_the_other_process(tmp_path):
     redis_url = require_env("REDIS_URL")
-    env = {
-        "DEBUG": "true",
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CELERY_TASK_ALWAYS_EAGER": "true",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = cross_process_env(tmp_path, redis_url)
     data = prepare(env)
     with (
         daphne(env, log_path=tmp_path / "a.log") as (port_a, _),
