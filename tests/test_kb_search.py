@@ -199,6 +199,29 @@ def test_rebuild_index_from_scratch(corpus, franchisee):
     assert corpus["draft"].slug not in slugs("alarma", franchisee)
 
 
+def test_bulk_rebuild_ranks_like_incremental_indexing(corpus, franchisee, monkeypatch):
+    """rebuild_index of a big KB uses the bulk writer (empty index, add_document): same results."""
+    from django.core.management import call_command
+
+    from knowledge_base import search_backends
+
+    queries = ["contrasena", "impresora papel", "datafono", "printer receipt", "actualizacion tpv", "alarma"]
+    incremental = {q: slugs(q, franchisee) for q in queries}
+    used = []
+    original = search_backends.KBWhooshBackend.update
+
+    def spy(self, index, iterable, commit=True):
+        used.append(len(iterable) >= search_backends.BULK_LOAD_MIN and self.index.refresh().doc_count_all() == 0)
+        return original(self, index, iterable, commit=commit)
+
+    monkeypatch.setattr(search_backends, "BULK_LOAD_MIN", 2)
+    monkeypatch.setattr(search_backends.KBWhooshBackend, "update", spy)
+    call_command("rebuild_index", interactive=False, verbosity=0)
+    assert True in used  # the bulk path ran
+    assert {q: slugs(q, franchisee) for q in queries} == incremental
+    assert corpus["draft"].slug not in slugs("alarma", franchisee)
+
+
 def test_common_words_still_match_in_large_indexes(corpus, franchisee, monkeypatch):
     """The postings budget (a speed measure for big indexes) keeps every word's rarest term."""
     from knowledge_base import search_backends
