@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accounts.models import LoginSession, User
+from accounts.models import Franchise, LoginSession, User
 from accounts.socket_auth import session_holds
 
 
@@ -13,3 +13,8 @@ def active_sessions(user: User, current_key: str | None) -> list[dict]:
         for row in LoginSession.objects.filter(user=user)
         if session_holds(row.session_key, user)
     ]
+
+
+def franchises_by_name() -> list[Franchise]:
+    """Every franchise, inactive ones too (their history still counts), by name."""
+    return list(Franchise.objects.order_by("name"))

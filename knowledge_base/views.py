@@ -254,9 +254,9 @@ def review_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def content_gaps(request: HttpRequest) -> HttpResponse:
     """KB owners and agents: what franchisees searched without finding (one franchise or all)."""
-    from accounts.models import Franchise
+    from accounts.selectors import franchises_by_name
 
-    franchises = list(Franchise.objects.order_by("name"))
+    franchises = franchises_by_name()
     franchise = next((f for f in franchises if str(f.pk) == request.GET.get("franchise", "")), None)
     try:
         days = max(1, min(int(request.GET.get("days", 30)), 365))
