@@ -193,7 +193,9 @@ def main(argv: list[str] | None = None) -> dict:
             with override_settings(KB_DENSE_SEARCH=True):
                 dense.embed_query.cache_clear()
                 hybrid, hybrid_cpu = time_path(client, "/kb/suggest/", args.rounds, uncached=True)
-                hybrid_search, hybrid_search_cpu = time_path(client, "/kb/search/", max(1, args.rounds // 2), uncached=True)
+                hybrid_search, hybrid_search_cpu = time_path(
+                    client, "/kb/search/", max(1, args.rounds // 2), uncached=True
+                )
             report.update({
                 "hybrid_suggest_p50_ms": round(percentile(hybrid, 50), 1),
                 "hybrid_suggest_p95_ms": round(percentile(hybrid, 95), 1),
