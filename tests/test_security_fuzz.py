@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import uuid
@@ -471,7 +472,8 @@ async def _open(path: str, user):
 
 
 async def _drain(communicator) -> list[dict]:
-    """Every frame until the socket is quiet; a close frame is returned as {"close": code}."""
+    """The frames already queued (history, answers) until the socket is quiet for a moment; a close
+    frame is returned as {"close": code}. Only for skipping: a check waits with `_wait_for`."""
     frames = []
     while not await communicator.receive_nothing(timeout=0.3):
         output = await communicator.receive_output(timeout=2)
@@ -482,13 +484,32 @@ async def _drain(communicator) -> list[dict]:
     return frames
 
 
+async def _wait_for(communicator, wanted, *, timeout: float = 30) -> list[dict]:
+    """Every frame up to and including the first one `wanted` accepts (a close is {"close": code}).
+
+    Waits for that frame rather than for a quiet moment, so a slow, loaded machine only makes it
+    slower; fails when the socket closes first or nothing wanted arrives within `timeout`."""
+    frames: list[dict] = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            raise AssertionError(f"no wanted frame within {timeout} s; got {frames}")
+        try:
+            output = await communicator.receive_output(timeout=left)
+        except TimeoutError:
+            raise AssertionError(f"no wanted frame within {timeout} s; got {frames}") from None
+        frame = {"close": output.get("code")} if output["type"] == "websocket.close" else json.loads(output["text"])
+        frames.append(frame)
+        if wanted(frame):
+            return frames
+        if "close" in frame:
+            raise AssertionError(f"the socket closed first: {frames}")
+
+
 async def _still_open_chat(communicator, sentinel: str) -> None:
     await communicator.send_to(text_data=json.dumps({"type": "message.send", "client_id": sentinel, "body": "ok"}))
-    for frame in await _drain(communicator):
-        assert "close" not in frame, frame
-        if frame.get("type") == "message" and frame.get("client_id") == sentinel:
-            return
-    raise AssertionError("the chat socket no longer answers")
+    await _wait_for(communicator, lambda f: f.get("type") == "message" and f.get("client_id") == sentinel)
 
 
 @pytest.mark.parametrize(
@@ -525,8 +546,8 @@ async def test_hostile_socket_paths_close_cleanly(socket_world, path):
     owner, _agent, _conversation = socket_world
     communicator, connected = await _open(path, owner)
     if connected:
-        frames = await _drain(communicator)
-        assert frames and frames[-1].get("close") in (4401, 4403, 4404), frames
+        frames = await _wait_for(communicator, lambda f: "close" in f)
+        assert frames[-1]["close"] in (4401, 4403, 4404), frames
         await communicator.disconnect()
 
 
@@ -582,5 +603,5 @@ async def test_notification_socket_survives_hostile_frames(socket_world):
     await get_channel_layer().group_send(
         f"notifications.user.{owner.pk}", {"type": "push.frame", "frame": {"type": "notification", "id": 0}}
     )
-    assert (await communicator.receive_json_from(timeout=5))["type"] == "notification"
+    await _wait_for(communicator, lambda f: f.get("type") == "notification")
     await communicator.disconnect()
