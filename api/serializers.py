@@ -5,10 +5,22 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.access import is_agent
 from accounts.models import Franchise, User
 from chat.models import Conversation
 from knowledge_base.models import Article
-from tickets.models import COMMENT_MAX, DESCRIPTION_MAX, SUBJECT_MAX, Category, Comment, Priority, Status, Ticket
+from tickets.models import (
+    COMMENT_MAX,
+    DESCRIPTION_MAX,
+    SUBJECT_MAX,
+    TAG_MAX,
+    TAGS_PER_TICKET,
+    Category,
+    Comment,
+    Priority,
+    Status,
+    Ticket,
+)
 
 
 class UserRefSerializer(serializers.Serializer):
@@ -28,14 +40,26 @@ class TicketListSerializer(serializers.ModelSerializer):
     category = NamedRefSerializer(read_only=True, allow_null=True)
     assignee = UserRefSerializer(read_only=True, allow_null=True)
     url = serializers.CharField(source="get_absolute_url", read_only=True)
+    tags = serializers.SerializerMethodField(help_text="Agents' labels; only shown to agents.")
 
     class Meta:
         model = Ticket
         fields = [
             "id", "number", "subject", "status", "priority", "category", "franchise", "assignee", "source",
-            "sla_state", "created_at", "updated_at", "resolution_due", "url",
+            "sla_state", "created_at", "updated_at", "resolution_due", "tags", "url",
         ]  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_tags(self, ticket: Ticket) -> list[str]:
+        return sorted(tag.name for tag in ticket.tags.all())
+
+    def to_representation(self, instance: Ticket) -> dict:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None and not is_agent(request.user):
+            data.pop("tags", None)  # tags are agents' labels (webhook payloads, with no request, keep them)
+        return data
 
 
 class TicketSerializer(TicketListSerializer):
@@ -76,6 +100,12 @@ class TicketUpdateSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     assignee = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, help_text="An agent's id; null puts the ticket back in the queue."
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=TAG_MAX),
+        required=False,
+        max_length=TAGS_PER_TICKET,
+        help_text="The ticket's whole set of tags (replaces it); names are lowercased into slugs.",
     )
 
 

@@ -62,7 +62,7 @@ class TicketListView(generics.ListAPIView):
             priority=data.get("priority") or "normal",
         )
         ticket = ticket_selectors.ticket_for(request.user, ticket.pk)
-        return Response(s.TicketSerializer(ticket).data, status=status.HTTP_201_CREATED)
+        return Response(s.TicketSerializer(ticket, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 def _visible_ticket(request: Request, pk: int) -> Ticket:
@@ -74,11 +74,11 @@ class TicketDetailView(APIView):
 
     @extend_schema(responses=s.TicketSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(s.TicketSerializer(_visible_ticket(request, pk)).data)
+        return Response(s.TicketSerializer(_visible_ticket(request, pk), context={"request": request}).data)
 
     @extend_schema(request=s.TicketUpdateSerializer, responses=s.TicketSerializer)
     def patch(self, request: Request, pk: int) -> Response:
-        """Agents: status, priority, assignee — the same services and rules as the ticket page's buttons."""
+        """Agents: status, priority, assignee, tags — the same services and rules as the ticket page's buttons."""
         ticket = _visible_ticket(request, pk)
         if not is_agent(request.user):
             raise PermissionDenied
@@ -93,7 +93,9 @@ class TicketDetailView(APIView):
                 ticket = ticket_services.change_priority(ticket=ticket, actor=actor, priority=data["priority"])
             if "status" in data and data["status"] != ticket.status:
                 ticket = ticket_services.change_status(ticket=ticket, actor=actor, status=data["status"])
-        return Response(s.TicketSerializer(_visible_ticket(request, pk)).data)
+            if "tags" in data:
+                ticket = ticket_services.set_tags(ticket=ticket, actor=actor, tags=data["tags"])
+        return Response(s.TicketSerializer(_visible_ticket(request, pk), context={"request": request}).data)
 
 
 def _change_assignee(ticket: Ticket, actor: User, assignee_id: int | None) -> Ticket:

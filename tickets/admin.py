@@ -23,12 +23,13 @@ from tickets.models import (
     SlaPolicy,
     Status,
     SupportCalendar,
+    Tag,
     Ticket,
     watcher_outsiders,
 )
 
 #: What the change form may edit; each goes through its service (timeline event, notifications).
-EDITABLE = ("priority", "category", "assignee", "watchers")
+EDITABLE = ("priority", "category", "assignee", "watchers", "tags")
 
 
 class CommentInline(admin.TabularInline):
@@ -136,12 +137,12 @@ class TicketAdmin(admin.ModelAdmin):
         "resolution_due",
         "created_at",
     )
-    list_filter = ("status", "priority", "sla_state", "source", "category", "franchise", "assignee")
+    list_filter = ("status", "priority", "sla_state", "source", "category", "franchise", "assignee", "tags")
     search_fields = ("subject", "description", "requester__username", "franchise__name")
     list_select_related = ("franchise", "assignee")
     date_hierarchy = "created_at"
     raw_id_fields = ("requester", "assignee", "merged_into")
-    filter_horizontal = ("watchers",)
+    filter_horizontal = ("watchers", "tags")
     inlines = (CommentInline, AttachmentInline, EventInline)
     actions = (
         claim_selected,
@@ -206,7 +207,10 @@ class TicketAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         watchers = form.cleaned_data.pop("watchers", None)
+        tags = form.cleaned_data.pop("tags", None)
         super().save_related(request, form, formsets, change)  # the inlines are read-only
+        if tags is not None and "tags" in form.changed_data:
+            services.set_tags(ticket=form.instance, actor=request.user, tags=[t.name for t in tags])
         if watchers is not None and "watchers" in form.changed_data:
             services.set_watchers(ticket=form.instance, actor=request.user, watchers=watchers)
 
@@ -222,6 +226,14 @@ class CategoryAdmin(SupervisorWritesMixin, admin.ModelAdmin):
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("agents",)
+
+
+@admin.register(Tag)
+class TagAdmin(SupervisorWritesMixin, admin.ModelAdmin):
+    """Tags are put on tickets from the ticket page; here supervisors rename or remove a label."""
+
+    list_display = ("name",)
+    search_fields = ("name",)
 
 
 @admin.register(SlaPolicy)

@@ -181,6 +181,25 @@ class Category(models.Model):
         return self.name
 
 
+TAG_MAX = 50
+#: Tags one ticket may carry (a label, not a note).
+TAGS_PER_TICKET = 20
+
+
+class Tag(models.Model):
+    """A label agents put on tickets to group and find them (lowercase slug, e.g. `tpv-ingenico`)."""
+
+    name = models.SlugField(_("etiqueta"), max_length=TAG_MAX, unique=True, allow_unicode=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("etiqueta")
+        verbose_name_plural = _("etiquetas")
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class SlaPolicy(models.Model):
     """Targets for one priority: minutes to first response and to resolution."""
 
@@ -260,6 +279,7 @@ class Ticket(models.Model):
     watchers = models.ManyToManyField(
         settings.AUTH_USER_MODEL, verbose_name=_("seguidores"), related_name="watched_tickets", blank=True
     )
+    tags = models.ManyToManyField(Tag, verbose_name=_("etiquetas"), related_name="tickets", blank=True)
     merged_into = models.ForeignKey(
         "self", verbose_name=_("fusionado en"), on_delete=models.SET_NULL, null=True, blank=True, related_name="merged"
     )
@@ -430,6 +450,7 @@ class Event(models.Model):
         RATED = "rated", _("Valoración")
         ATTACHMENT = "attachment", _("Adjunto")
         FOLLOW_UP = "follow_up", _("Seguimiento")
+        TAGS = "tags", _("Etiquetas")
 
     ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(

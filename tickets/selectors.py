@@ -10,7 +10,19 @@ from django.shortcuts import get_object_or_404
 from accounts.access import get_visible_or_404, is_agent, scope_to_user
 from accounts.models import Franchise, User
 from tickets.ids import parse_id
-from tickets.models import ACTIVE_STATUSES, Attachment, Category, Comment, Event, Priority, SlaState, Status, Ticket
+from tickets.models import (
+    ACTIVE_STATUSES,
+    Attachment,
+    Category,
+    Comment,
+    Event,
+    Priority,
+    SlaState,
+    Status,
+    Tag,
+    Ticket,
+)
+from tickets.tags import normalize_tag
 
 
 def visible_tickets(user: User) -> QuerySet[Ticket]:
@@ -40,11 +52,28 @@ def _search(queryset: QuerySet[Ticket], q: str) -> QuerySet[Ticket]:
     return queryset.filter(condition)
 
 
-def franchise_tickets(user: User, *, status: str = "", q: str = "") -> QuerySet[Ticket]:
-    """The /tickets/ list: the user's franchise (all for agents), newest first."""
+def _tagged(queryset: QuerySet[Ticket], tag: str) -> QuerySet[Ticket]:
+    """Tickets carrying the tag (through the indexed tag → ticket pairs of the m2m table)."""
+    name = normalize_tag(tag)
+    if not name:
+        return queryset
+    return queryset.filter(pk__in=Ticket.tags.through.objects.filter(tag__name=name).values("ticket_id"))
+
+
+def with_tags(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """Agent lists show each ticket's tags: one more query per page, whatever its length."""
+    return queryset.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+
+
+def franchise_tickets(user: User, *, status: str = "", q: str = "", tag: str = "") -> QuerySet[Ticket]:
+    """The /tickets/ list: the user's franchise (all for agents), newest first.
+
+    Tags are agents' labels: only agents filter by them and see them."""
     queryset = visible_tickets(user).select_related("assignee", "category", "franchise").defer(*LIST_DEFER)
     if status in Status.values:
         queryset = queryset.filter(status=status)
+    if is_agent(user):
+        queryset = with_tags(_tagged(queryset, tag))
     return _search(queryset, q).order_by("-created_at", "-id")
 
 
@@ -63,6 +92,7 @@ class DashboardFilters:
     sla: str = ""
     q: str = ""
     sort: str = "due"  # due | -due | created | -created
+    tag: str = ""
 
 
 SORTS = {
@@ -94,7 +124,7 @@ def dashboard_tickets(user: User, filters: DashboardFilters) -> QuerySet[Ticket]
         queryset = queryset.filter(franchise_id=filters.franchise)
     if filters.sla in SlaState.values:
         queryset = queryset.filter(sla_state=filters.sla)
-    queryset = _search(queryset, filters.q)
+    queryset = with_tags(_tagged(_search(queryset, filters.q), filters.tag))
     return queryset.order_by(*SORTS.get(filters.sort, SORTS["due"]))
 
 
@@ -154,3 +184,12 @@ def comments_for(ticket: Ticket, user: User) -> QuerySet[Comment]:
     """A ticket's comments in order; internal notes only for agents (the API's comment list)."""
     comments = ticket.comments.select_related("author").order_by("created_at", "id")
     return comments if is_agent(user) else comments.filter(internal=False)
+
+
+def tag_names(limit: int = 200) -> list[str]:
+    """Known tags, for the filter and the ticket page's suggestions."""
+    return list(Tag.objects.order_by("name").values_list("name", flat=True)[:limit])
+
+
+def ticket_tags(ticket: Ticket) -> list[str]:
+    return list(ticket.tags.order_by("name").values_list("name", flat=True))

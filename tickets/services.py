@@ -34,9 +34,11 @@ from tickets.models import (
     SlaState,
     Source,
     Status,
+    Tag,
     Ticket,
     watcher_outsiders,
 )
+from tickets.tags import check_count, parse_tags
 
 
 class TicketError(Exception):
@@ -668,6 +670,46 @@ def set_watchers(*, ticket: Ticket, actor: User, watchers: Iterable[User]) -> Ti
         )
         ticket.save(update_fields=["updated_at"])
     return ticket
+
+
+# --- tags ----------------------------------------------------------------------
+
+
+def set_tags(*, ticket: Ticket, actor: User, tags: Iterable[str] | str) -> Ticket:
+    """Replace a ticket's tags (agents). Names are normalised (`parse_tags`); unknown ones are
+    created. One internal timeline event names what was added and removed; no change, no event."""
+    _require_agent(actor)
+    _require_visible(ticket, actor)
+    wanted = parse_tags(tags)
+    check_count(wanted)
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        current = set(ticket.tags.values_list("name", flat=True))
+        added = [name for name in wanted if name not in current]
+        removed = sorted(current - set(wanted))
+        if not (added or removed):
+            return ticket
+        if added:
+            Tag.objects.bulk_create([Tag(name=name) for name in added], ignore_conflicts=True)
+            ticket.tags.add(*Tag.objects.filter(name__in=added))
+        if removed:
+            ticket.tags.remove(*Tag.objects.filter(name__in=removed))
+        _event(ticket, actor, Event.Kind.TAGS, old=", ".join(removed), new=", ".join(sorted(added)), internal=True)
+        ticket.save(update_fields=["updated_at"])
+    return ticket
+
+
+def add_tags(*, ticket: Ticket, actor: User, tags: Iterable[str] | str) -> Ticket:
+    """Add tags to those the ticket has (the ticket page's "add" box)."""
+    current = list(ticket.tags.values_list("name", flat=True))
+    return set_tags(ticket=ticket, actor=actor, tags=[*current, *parse_tags(tags)])
+
+
+def remove_tag(*, ticket: Ticket, actor: User, tag: str) -> Ticket:
+    """Take one tag off the ticket."""
+    name = parse_tags([tag])
+    current = list(ticket.tags.values_list("name", flat=True))
+    return set_tags(ticket=ticket, actor=actor, tags=[t for t in current if t not in name])
 
 
 # --- satisfaction -------------------------------------------------------------

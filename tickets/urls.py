@@ -24,6 +24,7 @@ urlpatterns = [
     path("<id:pk>/resolve/", views.ticket_resolve, name="resolve"),
     path("<id:pk>/close/", views.ticket_close, name="close"),
     path("<id:pk>/merge/", views.ticket_merge, name="merge"),
+    path("<id:pk>/tags/", views.ticket_tags, name="tags"),
     path("<id:pk>/draft-article/", views.ticket_draft_article, name="draft_article"),
     path("<id:pk>/attachments/<id:attachment_pk>/", views.attachment_download, name="attachment"),
 ]

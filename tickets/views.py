@@ -65,13 +65,13 @@ def _act(request: HttpRequest, ticket: Ticket, action: Callable[[], object], don
 def ticket_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     q = request.GET.get("q", "").strip()
-    page = _page(request, selectors.franchise_tickets(request.user, status=status, q=q))
-    query = urlencode({k: v for k, v in {"status": status, "q": q}.items() if v})
-    return render(
-        request,
-        "tickets/list.html",
-        {"page": page, "status": status, "q": q, "statuses": Status.choices, "query": query},
-    )
+    tag = request.GET.get("tag", "").strip()[:50] if is_agent(request.user) else ""
+    page = _page(request, selectors.franchise_tickets(request.user, status=status, q=q, tag=tag))
+    query = urlencode({k: v for k, v in {"status": status, "q": q, "tag": tag}.items() if v})
+    context = {"page": page, "status": status, "q": q, "tag": tag, "statuses": Status.choices, "query": query}
+    if is_agent(request.user):
+        context["tag_names"] = selectors.tag_names()
+    return render(request, "tickets/list.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -160,6 +160,8 @@ def _detail_context(request: HttpRequest, ticket: Ticket, comment_form: CommentF
                 "categories": selectors.categories(),
                 "merge_targets": selectors.mergeable_targets(ticket),
                 "can_reassign": ticket.assignee_id in (None, user.pk) or is_supervisor(user),
+                "tags": selectors.ticket_tags(ticket),
+                "tag_names": selectors.tag_names(),
             }
         )
     return context
@@ -326,6 +328,18 @@ ticket_close = _agent_action("ticket_close", _("Ticket cerrado."), lambda r, t: 
 ticket_merge = _agent_action("ticket_merge", _("Tickets fusionados."), _merge)
 
 
+def _tags(request: HttpRequest, ticket: Ticket) -> Ticket:
+    """`add` (comma-separated names) and/or `remove` (one name) in one post."""
+    if remove := request.POST.get("remove", ""):
+        ticket = services.remove_tag(ticket=ticket, actor=request.user, tag=remove)
+    if add := request.POST.get("add", ""):
+        ticket = services.add_tags(ticket=ticket, actor=request.user, tags=add[:1000])
+    return ticket
+
+
+ticket_tags = _agent_action("ticket_tags", _("Etiquetas actualizadas."), _tags)
+
+
 @agent_required
 @require_POST
 def ticket_draft_article(request: HttpRequest, pk: int) -> HttpResponse:
@@ -389,6 +403,7 @@ def _filters(request: HttpRequest) -> selectors.DashboardFilters:
         sla=get.get("sla", ""),
         q=get.get("q", "").strip()[:100],
         sort=get.get("sort", "due"),
+        tag=get.get("tag", "").strip()[:50],
     )
 
 
@@ -410,6 +425,7 @@ def agent_dashboard(request: HttpRequest) -> HttpResponse:
         "categories": selectors.categories(),
         "franchises": selectors.franchises(),
         "agents": selectors.active_agents(),
+        "tag_names": selectors.tag_names(),
         "bulk_actions": BulkForm.ACTIONS,
         "figures": figures.cached_team_figures() if is_supervisor(request.user) else None,
         "views": [("unassigned", _("Sin asignar")), ("mine", _("Mis tickets")), ("open", _("Todos los abiertos"))],
