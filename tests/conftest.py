@@ -191,11 +191,43 @@ def _stop_leftover_processes(session: pytest.Session) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def _listening_ports() -> list[int]:
+    """TCP ports this process itself still listens on (its open socket fds in the LISTEN state)."""
+    inodes = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                    ports.append(int(fields[1].rsplit(":", 1)[1], 16))
+    return sorted(ports)
+
+
+def _report_leftover_ports(session: pytest.Session) -> None:
+    """Every fixture has been torn down: a port still listening in this process is a server a test
+    left open (a webhook receiver, a fake SMTP/IMAP peer). Name it and, in CI, fail the run."""
+    ports = _listening_ports()
+    if not ports:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"\nTCP ports left listening by a test: {ports}", red=True)
+    if IN_CI:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """No process left behind; then (controller or serial run) drop the run's template database."""
+    """No process or listening port left behind; then (controller or serial run) drop the run's template database."""
     config = session.config
     if not _is_controller(config):
         _stop_leftover_processes(session)
+        _report_leftover_ports(session)
         if getattr(config, "workerinput", None) is not None:
             return  # a worker: the controller drops the template after all of them
     from django.db import connection
