@@ -9,6 +9,7 @@ from accounts.access import is_agent
 from accounts.models import Franchise, User
 from chat.models import Conversation
 from knowledge_base.models import Article
+from tickets import custom_fields
 from tickets.models import (
     COMMENT_MAX,
     DESCRIPTION_MAX,
@@ -65,13 +66,20 @@ class TicketListSerializer(serializers.ModelSerializer):
 class TicketSerializer(TicketListSerializer):
     requester = UserRefSerializer(read_only=True, allow_null=True)
     merged_into = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    custom_fields = serializers.SerializerMethodField(
+        help_text="The category's custom fields: key → value (number, ISO date, text or null)."
+    )
 
     class Meta(TicketListSerializer.Meta):
         fields = [
             *TicketListSerializer.Meta.fields, "description", "requester", "first_response_due",
-            "first_response_at", "resolved_at", "closed_at", "merged_into", "rating",
+            "first_response_at", "resolved_at", "closed_at", "merged_into", "rating", "custom_fields",
         ]  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(serializers.DictField())
+    def get_custom_fields(self, ticket: Ticket) -> dict:
+        return {shown.field.key: shown.json for shown in custom_fields.values_of(ticket)}
 
 
 class TicketCreateSerializer(serializers.Serializer):
@@ -93,6 +101,9 @@ class TicketCreateSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Agents only: the franchisee the ticket is opened for.",
     )
+    custom_fields = serializers.DictField(
+        required=False, help_text="The category's custom fields, key → value; required ones must be given."
+    )
 
 
 class TicketUpdateSerializer(serializers.Serializer):
@@ -106,6 +117,9 @@ class TicketUpdateSerializer(serializers.Serializer):
         required=False,
         max_length=TAGS_PER_TICKET,
         help_text="The ticket's whole set of tags (replaces it); names are lowercased into slugs.",
+    )
+    custom_fields = serializers.DictField(
+        required=False, help_text="Custom fields to change, key → value (null or empty clears an optional one)."
     )
 
 

@@ -60,6 +60,7 @@ class TicketListView(generics.ListAPIView):
             requester=data.get("requester") if agent else None,
             category=data.get("category"),
             priority=data.get("priority") or "normal",
+            custom_values=data.get("custom_fields") or {},
         )
         ticket = ticket_selectors.ticket_for(request.user, ticket.pk)
         return Response(s.TicketSerializer(ticket, context={"request": request}).data, status=status.HTTP_201_CREATED)
@@ -78,7 +79,7 @@ class TicketDetailView(APIView):
 
     @extend_schema(request=s.TicketUpdateSerializer, responses=s.TicketSerializer)
     def patch(self, request: Request, pk: int) -> Response:
-        """Agents: status, priority, assignee, tags — the same services and rules as the ticket page's buttons."""
+        """Agents: status, priority, assignee, tags, custom_fields — the services of the ticket page's buttons."""
         ticket = _visible_ticket(request, pk)
         if not is_agent(request.user):
             raise PermissionDenied
@@ -95,6 +96,9 @@ class TicketDetailView(APIView):
                 ticket = ticket_services.change_status(ticket=ticket, actor=actor, status=data["status"])
             if "tags" in data:
                 ticket = ticket_services.set_tags(ticket=ticket, actor=actor, tags=data["tags"])
+            if "custom_fields" in data:
+                values = {k: "" if v is None else v for k, v in data["custom_fields"].items()}
+                ticket = ticket_services.set_custom_values(ticket=ticket, actor=actor, values=values)
         return Response(s.TicketSerializer(_visible_ticket(request, pk), context={"request": request}).data)
 
 

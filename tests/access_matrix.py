@@ -113,6 +113,7 @@ MATRIX: dict[str, list[Rule]] = {
     "/tickets/1/resolve/": [Rule("/tickets/{ticket}/resolve/", post=AGENT_ONLY_POST)],
     "/tickets/1/close/": [Rule("/tickets/{ticket}/close/", post=AGENT_ONLY_POST)],
     "/tickets/1/merge/": [Rule("/tickets/{ticket}/merge/", post=AGENT_ONLY_POST, data={"target": "{other_ticket}"})],
+    "/tickets/1/fields/": [Rule("/tickets/{ticket}/fields/", post=AGENT_ONLY_POST)],
     "/tickets/1/tags/": [Rule("/tickets/{ticket}/tags/", post=AGENT_ONLY_POST, data={"add": "tpv"})],
     "/tickets/1/draft-article/": [Rule("/tickets/{ticket}/draft-article/", post=AGENT_ONLY_POST)],
     "/tickets/1/attachments/1/": [

@@ -19,6 +19,7 @@ from tickets.models import (
     CalendarHours,
     Category,
     Comment,
+    CustomField,
     Event,
     SlaPolicy,
     Status,
@@ -219,6 +220,23 @@ class TicketAdmin(admin.ModelAdmin):
         return obj.number
 
 
+class CustomFieldInline(SupervisorWritesMixin, admin.StackedInline):
+    """Supervisors define the fields a category's tickets ask for (tickets/custom_fields.py)."""
+
+    model = CustomField
+    extra = 0
+    fields = (("label", "key"), ("kind", "required", "active", "position"), "options", "help_text")
+    prepopulated_fields = {"key": ("label",)}
+
+
+@admin.register(CustomField)
+class CustomFieldAdmin(SupervisorWritesMixin, admin.ModelAdmin):
+    list_display = ("label", "key", "category", "kind", "required", "active", "position")
+    list_filter = ("category", "kind", "required", "active")
+    search_fields = ("label", "key")
+    prepopulated_fields = {"key": ("label",)}
+
+
 @admin.register(Category)
 class CategoryAdmin(SupervisorWritesMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "active", "calendar")
@@ -226,6 +244,7 @@ class CategoryAdmin(SupervisorWritesMixin, admin.ModelAdmin):
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("agents",)
+    inlines = (CustomFieldInline,)
 
 
 @admin.register(Tag)

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Franchise, User
 from support_portal.text import VisibleCharField
+from tickets import custom_fields as cf
 from tickets.attachments import ALLOWED, MAX_FILES, validate_uploads
 from tickets.ids import parse_id
 from tickets.models import COMMENT_MAX, DESCRIPTION_MAX, SUBJECT_MAX, Category, Priority, Status
@@ -70,8 +71,52 @@ class TicketForm(forms.Form):
                 required=False,
             )
 
+        # every category's custom fields (`cf_<id>`); only the chosen category's are validated
+        self.custom_groups: list[tuple[int, list[str]]] = []
+        self._custom_fields: dict[str, object] = {}
+        chosen = parse_id(str(self.data.get("category", ""))) if self.is_bound else None
+        for category_id, fields in cf.fields_by_category().items():
+            names = []
+            for field in fields:
+                name = cf.input_name(field)
+                self.fields[name] = cf.form_field(field, required=False)
+                if self.is_bound and category_id != chosen:  # another category's: kept as typed, unchecked
+                    self.fields[name] = forms.CharField(
+                        label=field.label, required=False, widget=self.fields[name].widget, help_text=field.help_text
+                    )
+                self.fields[name].custom_required = field.required  # the label's "*" (checked in clean)
+                self._custom_fields[name] = field
+                names.append(name)
+            self.custom_groups.append((category_id, names))
+
+    def standard_fields(self):
+        return [self[name] for name in self.fields if name not in self._custom_fields]
+
+    def custom_field_groups(self):
+        """(category id, category name, bound fields) for the template's fieldsets."""
+        names = {c.pk: c.name for c in Category.objects.filter(pk__in=[pk for pk, _n in self.custom_groups])}
+        return [(pk, names.get(pk, ""), [self[n] for n in fields]) for pk, fields in self.custom_groups]
+
     def clean_priority(self) -> str:
         return self.cleaned_data.get("priority") or Priority.NORMAL
+
+    def clean(self):
+        data = super().clean()
+        category = data.get("category")
+        raw = {}
+        for name, field in self._custom_fields.items():
+            if category is not None and field.category_id == category.pk:
+                raw[field.key] = self.data.get(name, "")
+        try:
+            values = cf.validate(category, raw)
+            data["custom_values"] = {field.key: value for field, value in values.items()}
+        except forms.ValidationError as exc:
+            by_key = {
+                f.key: name for name, f in self._custom_fields.items() if category and f.category_id == category.pk
+            }
+            for key, messages in exc.message_dict.items():
+                self.add_error(by_key.get(key), messages)
+        return data
 
 
 class CommentForm(forms.Form):

@@ -181,6 +181,47 @@ class Category(models.Model):
         return self.name
 
 
+class CustomField(models.Model):
+    """A field supervisors add to the tickets of one category (tickets/custom_fields.py validates)."""
+
+    class Kind(models.TextChoices):
+        TEXT = "text", _("Texto")
+        NUMBER = "number", _("Número")
+        CHOICE = "choice", _("Lista de opciones")
+        DATE = "date", _("Fecha")
+
+    category = models.ForeignKey(
+        Category, verbose_name=_("categoría"), on_delete=models.CASCADE, related_name="custom_fields"
+    )
+    key = models.SlugField(_("identificador"), max_length=40, help_text=_("Nombre en la API y en el CSV."))
+    label = models.CharField(_("etiqueta del campo"), max_length=100)
+    kind = models.CharField(_("tipo"), max_length=10, choices=Kind.choices, default=Kind.TEXT)
+    options = models.TextField(
+        _("opciones"), blank=True, max_length=5000, help_text=_("Una opción por línea (solo para listas).")
+    )
+    required = models.BooleanField(_("obligatorio"), default=False)
+    help_text = models.CharField(_("ayuda"), max_length=200, blank=True)
+    position = models.PositiveSmallIntegerField(_("orden"), default=0)
+    active = models.BooleanField(_("activo"), default=True)
+
+    class Meta:
+        ordering = ["category", "position", "id"]
+        verbose_name = _("campo personalizado")
+        verbose_name_plural = _("campos personalizados")
+        constraints = [models.UniqueConstraint(fields=["category", "key"], name="custom_field_key_per_category")]
+
+    def __str__(self) -> str:
+        return f"{self.category} · {self.label}"
+
+    @property
+    def option_list(self) -> list[str]:
+        return [line.strip() for line in self.options.splitlines() if line.strip()]
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.CHOICE and not self.option_list:
+            raise ValidationError({"options": _("Una lista necesita al menos una opción.")})
+
+
 TAG_MAX = 50
 #: Tags one ticket may carry (a label, not a note).
 TAGS_PER_TICKET = 20
@@ -451,6 +492,7 @@ class Event(models.Model):
         ATTACHMENT = "attachment", _("Adjunto")
         FOLLOW_UP = "follow_up", _("Seguimiento")
         TAGS = "tags", _("Etiquetas")
+        CUSTOM_FIELD = "custom_field", _("Campo")
 
     ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -471,6 +513,38 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.old_value} → {self.new_value}"
+
+
+class CustomValue(models.Model):
+    """A ticket's value of one custom field, in the column of its kind (indexed for the filters)."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="custom_values")
+    field = models.ForeignKey(CustomField, on_delete=models.CASCADE, related_name="values")
+    text = models.CharField(max_length=500, blank=True)  # text and choice
+    number = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("valor de campo personalizado")
+        verbose_name_plural = _("valores de campos personalizados")
+        constraints = [models.UniqueConstraint(fields=["ticket", "field"], name="one_value_per_ticket_field")]
+        indexes = [
+            models.Index(fields=["field", "text"], name="custom_value_text"),
+            models.Index(fields=["field", "number"], name="custom_value_number"),
+            models.Index(fields=["field", "date"], name="custom_value_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field_id}={self.value}"
+
+    @property
+    def value(self):
+        kind = self.field.kind
+        if kind == CustomField.Kind.NUMBER:
+            return self.number
+        if kind == CustomField.Kind.DATE:
+            return self.date
+        return self.text
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.access import get_visible_or_404, is_agent, scope_to_user
 from accounts.models import Franchise, User
+from tickets import custom_fields
 from tickets.ids import parse_id
 from tickets.models import (
     ACTIVE_STATUSES,
@@ -93,6 +94,7 @@ class DashboardFilters:
     q: str = ""
     sort: str = "due"  # due | -due | created | -created
     tag: str = ""
+    fields: tuple[tuple[int, str], ...] = ()  # custom field id → value (`cf_<id>` parameters)
 
 
 SORTS = {
@@ -124,6 +126,7 @@ def dashboard_tickets(user: User, filters: DashboardFilters) -> QuerySet[Ticket]
         queryset = queryset.filter(franchise_id=filters.franchise)
     if filters.sla in SlaState.values:
         queryset = queryset.filter(sla_state=filters.sla)
+    queryset = custom_fields.filter_tickets(queryset, filters.fields)
     queryset = with_tags(_tagged(_search(queryset, filters.q), filters.tag))
     return queryset.order_by(*SORTS.get(filters.sort, SORTS["due"]))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -20,6 +20,7 @@ from notifications.services import notify_many
 from support_portal import throttle
 from support_portal.text import INVISIBLE_MESSAGE, has_visible_text
 from tickets import assignment, sla
+from tickets import custom_fields as cf
 from tickets.attachments import SERVE_AS, extension_of, safe_display_name, storage_name, validate_uploads
 from tickets.models import (
     ACTIVE_STATUSES,
@@ -29,6 +30,7 @@ from tickets.models import (
     Attachment,
     Category,
     Comment,
+    CustomValue,
     Event,
     Priority,
     SlaState,
@@ -186,10 +188,13 @@ def create_ticket(
     source: str = "web",
     attachments: Iterable[UploadedFile] = (),
     follow_up_of: Ticket | None = None,
+    custom_values: Mapping[str, object] | None = None,
 ) -> Ticket:
     """Open a ticket: a franchisee for their franchise, or an agent on a franchise's behalf.
 
     `follow_up_of` links the new ticket to a closed one of the same franchise it continues.
+    `custom_values` (field key → value) fill the category's custom fields; the required ones are
+    enforced for web/API tickets (a chat or an e-mail cannot ask for them).
     Raises ValidationError on bad input (nothing is stored), TicketError if not allowed.
     """
     subject = _check_text(subject, field="subject", max_length=SUBJECT_MAX)
@@ -200,6 +205,7 @@ def create_ticket(
         raise ValidationError({"source": _("Origen no válido.")})
     if category is not None and not category.active:
         raise ValidationError({"category": _("Categoría no válida.")})
+    typed_values = cf.validate(category, custom_values or {}, enforce_required=source == Source.WEB)
     uploads = list(attachments)
     validate_uploads(uploads)
     if is_franchisee(actor):
@@ -238,6 +244,7 @@ def create_ticket(
         ticket.save(update_fields=sla_fields())
         if requester is not None:
             ticket.watchers.add(requester)
+        _store_custom_values(ticket, typed_values)
         _event(ticket, actor, Event.Kind.CREATED, new=ticket.status)
         if follow_up_of is not None:
             _event(ticket, actor, Event.Kind.FOLLOW_UP, old=follow_up_of.number, new=ticket.number)
@@ -669,6 +676,50 @@ def set_watchers(*, ticket: Ticket, actor: User, watchers: Iterable[User]) -> Ti
             internal=True,
         )
         ticket.save(update_fields=["updated_at"])
+    return ticket
+
+
+# --- custom fields -------------------------------------------------------------
+
+
+def _store_custom_values(ticket: Ticket, values: Mapping, stored: dict | None = None) -> list[tuple]:
+    """Write typed values (None deletes); returns (field, old, new) for each real change."""
+    stored = {} if stored is None else stored
+    changes = []
+    for field, value in values.items():
+        row = stored.get(field.pk)
+        old = row.value if row is not None else None
+        if old == value:
+            continue
+        if value is None:
+            CustomValue.objects.filter(pk=row.pk).delete()
+        else:
+            column = next(iter(cf.columns_for(field)))
+            CustomValue.objects.update_or_create(ticket=ticket, field=field, defaults={column: value})
+        changes.append((field, old, value))
+    return changes
+
+
+def set_custom_values(*, ticket: Ticket, actor: User, values: Mapping[str, object]) -> Ticket:
+    """Agents change some custom fields of a ticket (field key → value; empty clears a field that
+    is not required). All or nothing; a public timeline event per changed field."""
+    _require_agent(actor)
+    _require_visible(ticket, actor)
+    typed = cf.validate(ticket.category, values, partial=True)
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        changes = _store_custom_values(ticket, typed, cf.stored_values(ticket))
+        for field, old, new in changes:
+            old_text, new_text = cf.display(field, old), cf.display(field, new)
+            _event(
+                ticket,
+                actor,
+                Event.Kind.CUSTOM_FIELD,
+                old=f"{field.label}: {old_text}" if old_text else "",
+                new=f"{field.label}: {new_text or '—'}",
+            )
+        if changes:
+            ticket.save(update_fields=["updated_at"])
     return ticket
 
 

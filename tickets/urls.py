@@ -25,6 +25,7 @@ urlpatterns = [
     path("<id:pk>/close/", views.ticket_close, name="close"),
     path("<id:pk>/merge/", views.ticket_merge, name="merge"),
     path("<id:pk>/tags/", views.ticket_tags, name="tags"),
+    path("<id:pk>/fields/", views.ticket_custom_fields, name="custom_fields"),
     path("<id:pk>/draft-article/", views.ticket_draft_article, name="draft_article"),
     path("<id:pk>/attachments/<id:attachment_pk>/", views.attachment_download, name="attachment"),
 ]

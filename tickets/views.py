@@ -19,6 +19,7 @@ from notifications.services import mark_read_for_target
 from support_portal.idempotency import InFlight, Submission, token_for_form
 from support_portal.redirects import safe_next
 from support_portal.throttle import RateLimited
+from tickets import custom_fields as cf
 from tickets import figures, selectors, services
 from tickets.forms import BulkForm, CommentForm, RateForm, TicketForm
 from tickets.ids import parse_id
@@ -96,6 +97,7 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
                 category=data.get("category"),
                 priority=data["priority"],
                 attachments=data["files"],
+                custom_values=data.get("custom_values", {}),
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -150,6 +152,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, comment_form: CommentF
         "reopen_deadline": services.reopen_deadline(ticket),
         "can_rate": is_franchisee(user) and ticket.status in (Status.RESOLVED, Status.CLOSED) and ticket.resolved_at,
         "rate_form": RateForm(initial={"rating": ticket.rating, "comment": ticket.rating_comment}),
+        "custom_values": cf.values_of(ticket),
     }
     if agent:
         context.update(
@@ -340,6 +343,15 @@ def _tags(request: HttpRequest, ticket: Ticket) -> Ticket:
 ticket_tags = _agent_action("ticket_tags", _("Etiquetas actualizadas."), _tags)
 
 
+def _custom_fields(request: HttpRequest, ticket: Ticket) -> Ticket:
+    """The ticket page's custom-field form: `cf_<id>` inputs of the ticket's category's fields."""
+    values = {f.key: request.POST.get(cf.input_name(f), "") for f in cf.fields_for(ticket.category_id)}
+    return services.set_custom_values(ticket=ticket, actor=request.user, values=values)
+
+
+ticket_custom_fields = _agent_action("ticket_custom_fields", _("Campos actualizados."), _custom_fields)
+
+
 @agent_required
 @require_POST
 def ticket_draft_article(request: HttpRequest, pk: int) -> HttpResponse:
@@ -404,7 +416,23 @@ def _filters(request: HttpRequest) -> selectors.DashboardFilters:
         q=get.get("q", "").strip()[:100],
         sort=get.get("sort", "due"),
         tag=get.get("tag", "").strip()[:50],
+        fields=_field_filters(get),
     )
+
+
+def _field_filters(get) -> tuple[tuple[int, str], ...]:
+    """`cf_<id>=value` parameters (at most 10), for the custom-field filters."""
+    pairs = []
+    for name, value in get.items():
+        if name.startswith("cf_") and (pk := _int(name[3:])) and value.strip():
+            pairs.append((pk, value.strip()[:100]))
+    return tuple(sorted(pairs)[:10])
+
+
+def _field_filter_inputs(filters: selectors.DashboardFilters) -> list[tuple]:
+    """The chosen category's custom fields as filter inputs: (field, input name, current value)."""
+    current = dict(filters.fields)
+    return [(f, cf.input_name(f), current.get(f.pk, "")) for f in cf.fields_for(filters.category)]
 
 
 @agent_required
@@ -426,6 +454,7 @@ def agent_dashboard(request: HttpRequest) -> HttpResponse:
         "franchises": selectors.franchises(),
         "agents": selectors.active_agents(),
         "tag_names": selectors.tag_names(),
+        "field_filters": _field_filter_inputs(filters),
         "bulk_actions": BulkForm.ACTIONS,
         "figures": figures.cached_team_figures() if is_supervisor(request.user) else None,
         "views": [("unassigned", _("Sin asignar")), ("mine", _("Mis tickets")), ("open", _("Todos los abiertos"))],
