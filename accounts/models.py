@@ -11,6 +11,8 @@ class Franchise(models.Model):
     name = models.CharField(_("nombre"), max_length=120)
     code = models.SlugField(_("código"), max_length=32, unique=True)
     active = models.BooleanField(_("activa"), default=True)
+    # Its members' default time zone (the Canary Islands are an hour behind the mainland).
+    time_zone = models.CharField(_("zona horaria"), max_length=64, default="Europe/Madrid")
     created_at = models.DateTimeField(_("creada"), auto_now_add=True)
 
     class Meta:
@@ -40,6 +42,8 @@ class User(AbstractUser):
     preferred_language = models.CharField(
         _("idioma preferido"), max_length=8, choices=[("es", "Español"), ("en", "English")], default="es"
     )
+    # Empty: the franchise's (support staff: the portal's). Guessed from the browser at first login.
+    time_zone = models.CharField(_("zona horaria"), max_length=64, blank=True)
     # Raised by "log out everywhere else": every session made before it stops authenticating
     # (it is part of the session auth hash, like the password), whether or not it is listed.
     session_epoch = models.PositiveIntegerField(_("época de sesión"), default=0, editable=False)

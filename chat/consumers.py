@@ -31,12 +31,14 @@ from chat.frames import (
     conversation_frame,
     conversation_group,
     error_frame,
+    localize,
     message_frame,
     parse_frame,
     read_frame,
     typing_frame,
 )
 from chat.layer_guard import LayerGuard, unreachable
+from support_portal.stored_text import language_of
 
 logger = logging.getLogger(__name__)
 
@@ -242,4 +244,5 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
     async def send_json(self, frame: dict) -> None:
         if frame.get("type") == "message":
             self.last_sent = max(self.last_sent, frame["id"])
+            frame = localize(frame, language_of(self.user))  # system messages in this reader's language
         await self.send(text_data=json.dumps(frame, ensure_ascii=False))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from django.utils.translation import gettext as _
 
 from chat.models import BODY_MAX, Conversation, Message
+from support_portal.stored_text import render
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -65,8 +66,13 @@ def person(user: User | None) -> dict | None:
 
 
 def message_frame(message: Message) -> dict:
-    """`message` frame; system messages (joins, transfers, ticket links) have author None."""
-    return {
+    """`message` frame; system messages (joins, transfers, ticket links) have author None.
+
+    A system message's frame also carries its stored text under `text`: the frames of a
+    conversation's group are shared by readers of different languages, so each socket renders
+    it for its own reader with localize() just before sending (the client never sees `text`).
+    """
+    frame = {
         "type": "message",
         "id": message.pk,
         "conversation": message.conversation_id,
@@ -76,6 +82,18 @@ def message_frame(message: Message) -> dict:
         "author": person(message.author),
         "kind": message.kind,
     }
+    if message.body_text:
+        frame["text"] = message.body_text
+    return frame
+
+
+def localize(frame: dict, language: str) -> dict:
+    """The frame as sent to a reader of `language`: a stored text rendered into `body`."""
+    if "text" not in frame:
+        return frame
+    localized = {key: value for key, value in frame.items() if key != "text"}
+    localized["body"] = render(frame["text"], language)
+    return localized
 
 
 def conversation_frame(conversation: Conversation) -> dict:

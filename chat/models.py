@@ -6,6 +6,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from support_portal.stored_text import render
 
 TOPIC_MAX = 200
 BODY_MAX = 4000
@@ -14,7 +17,7 @@ CLIENT_ID_MAX = 64
 
 class Conversation(models.Model):
     class Status(models.TextChoices):
-        WAITING = "waiting", _("En espera")
+        WAITING = "waiting", pgettext_lazy("chat", "En espera")  # waiting for an agent, not "on hold"
         ACTIVE = "active", _("Activa")
         CLOSED = "closed", _("Cerrada")
 
@@ -113,6 +116,9 @@ class Message(models.Model):
     )
     kind = models.CharField(_("tipo"), max_length=8, choices=Kind.choices, default=Kind.USER)
     body = models.TextField(_("texto"), max_length=BODY_MAX)
+    # System messages: the stored text (support_portal.stored_text), rendered per reader; `body`
+    # keeps its portal-language rendering (and is all that rows written before it have).
+    body_text = models.JSONField(_("texto guardado"), default=dict, blank=True)
     # Chosen by the sending client; a retry with the same id returns the stored message.
     client_id = models.CharField(_("id del cliente"), max_length=CLIENT_ID_MAX, blank=True)
     created_at = models.DateTimeField(_("enviado"), default=timezone.now)
@@ -135,6 +141,11 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id}/{self.pk}"
+
+    @property
+    def shown_body(self) -> str:
+        """The body in the active language (system messages are stored texts)."""
+        return render(self.body_text) if self.body_text else self.body
 
 
 class ReadMarker(models.Model):

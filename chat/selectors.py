@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.access import get_visible_or_404, is_agent, is_franchisee, scope_to_user
 from accounts.models import User
 from chat import presence
 from chat.models import Conversation, Message, ReadMarker
+from support_portal.times import format_datetime, time_zone_of
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -95,13 +97,17 @@ def read_markers(conversation: Conversation) -> dict[int, int]:
     return dict(markers.values_list("user_id", "last_read_message_id"))
 
 
-def transcript(conversation: Conversation) -> str:
-    """Plain-text transcript (for the ticket created from a chat)."""
+def transcript(conversation: Conversation, reader: User | None = None) -> str:
+    """Plain-text transcript (for the ticket created from a chat), in the active language.
+
+    Times in `reader`'s time zone (default: the active one), as `DD/MM/YYYY HH:MM`.
+    """
+    zone = time_zone_of(reader) if reader is not None else timezone.get_current_timezone()
     lines = []
     for message in history(conversation.pk):
         who = message.author.display_name if message.author else "—"
-        stamp = message.created_at.strftime("%Y-%m-%d %H:%M")
-        lines.append(f"[{stamp}] {who}: {message.body}")
+        stamp = format_datetime(message.created_at, zone=zone)
+        lines.append(f"[{stamp}] {who}: {message.shown_body}")
     return "\n".join(lines)
 
 

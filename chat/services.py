@@ -20,6 +20,7 @@ from chat.models import BODY_MAX, CLIENT_ID_MAX, TOPIC_MAX, Conversation, Messag
 from notifications.kinds import CHAT_ACCEPTED, CHAT_MESSAGE
 from notifications.models import Notification
 from notifications.services import notify, push_to_agents, push_to_group
+from support_portal.stored_text import StoredText, language_of, render, stored
 from support_portal.text import has_visible_text
 
 if TYPE_CHECKING:
@@ -81,16 +82,16 @@ def _push_queue(event: str, conversation: Conversation) -> None:
     push_to_agents(queue_frame(event, conversation, selectors.waiting_count()))
 
 
-def _system_message(conversation: Conversation, text: str) -> Message:
-    message = Message.objects.create(conversation=conversation, kind=Message.Kind.SYSTEM, body=text)
+def _system_message(conversation: Conversation, text: StoredText) -> Message:
+    """Store a system message as a stored text (each reader sees it in their language)."""
+    message = Message.objects.create(
+        conversation=conversation,
+        kind=Message.Kind.SYSTEM,
+        body=render(text, settings.LANGUAGE_CODE)[:BODY_MAX],
+        body_text=text,
+    )
     _broadcast(conversation.pk, message_frame(message))
     return message
-
-
-def _in_portal_language(text_fn):
-    """System messages are stored once, in the portal's language."""
-    with translation.override(settings.LANGUAGE_CODE):
-        return text_fn()
 
 
 def _locked(conversation_id: int) -> Conversation:
@@ -131,7 +132,7 @@ def start_conversation(*, franchisee: User, topic: str) -> Conversation:
     if open_count >= MAX_OPEN_PER_FRANCHISEE:
         raise RateLimited(_("Ya tienes demasiados chats abiertos: cierra alguno antes de empezar otro."))
     conversation = Conversation.objects.create(franchise_id=franchisee.franchise_id, franchisee=franchisee, topic=topic)
-    _system_message(conversation, _in_portal_language(lambda: _("Chat iniciado: «%(topic)s».") % {"topic": topic}))
+    _system_message(conversation, stored("Chat iniciado: «%(topic)s».", topic=topic))
     _push_queue("added", conversation)
     return conversation
 
@@ -158,13 +159,11 @@ def accept_conversation(*, conversation_id: int, agent: User) -> Conversation:
             _("%(name)s ya ha aceptado esta conversación.") % {"name": taker.display_name if taker else "—"}, taker
         )
     _broadcast(conversation.pk, conversation_frame(conversation))
-    _system_message(
-        conversation, _in_portal_language(lambda: _("%(name)s se ha unido al chat.") % {"name": agent.display_name})
-    )
+    _system_message(conversation, stored("%(name)s se ha unido al chat.", name=agent.display_name))
     notify(
         recipient=conversation.franchisee,
         kind=CHAT_ACCEPTED,
-        title=_in_portal_language(lambda: _("%(name)s ha aceptado tu chat") % {"name": agent.display_name}),
+        title=stored("%(name)s ha aceptado tu chat", name=agent.display_name),
         body=conversation.topic,
         url=conversation.get_absolute_url(),
         target=conversation,
@@ -189,17 +188,16 @@ def transfer_conversation(*, conversation_id: int, actor: User, to_agent: User) 
     _status_changed(conversation)
     _system_message(
         conversation,
-        _in_portal_language(
-            lambda: (
-                _("%(old)s ha transferido el chat a %(new)s.")
-                % {"old": previous.display_name if previous else "—", "new": to_agent.display_name}
-            )
+        stored(
+            "%(old)s ha transferido el chat a %(new)s.",
+            old=previous.display_name if previous else "—",
+            new=to_agent.display_name,
         ),
     )
     notify(
         recipient=to_agent,
         kind=CHAT_MESSAGE,
-        title=_in_portal_language(lambda: _("Te han transferido un chat")),
+        title=stored("Te han transferido un chat"),
         body=conversation.topic,
         url=conversation.get_absolute_url(),
         target=conversation,
@@ -209,7 +207,7 @@ def transfer_conversation(*, conversation_id: int, actor: User, to_agent: User) 
     return conversation
 
 
-def _close(conversation: Conversation, actor: User | None, text: str) -> Conversation:
+def _close(conversation: Conversation, actor: User | None, text: StoredText) -> Conversation:
     was_waiting = conversation.status == Conversation.Status.WAITING
     conversation.status = Conversation.Status.CLOSED
     conversation.closed_at = timezone.now()
@@ -240,7 +238,7 @@ def close_conversation(*, conversation_id: int, actor: User) -> Conversation:
     return _close(
         conversation,
         actor,
-        _in_portal_language(lambda: _("%(name)s ha cerrado el chat.") % {"name": actor.display_name}),
+        stored("%(name)s ha cerrado el chat.", name=actor.display_name),
     )
 
 
@@ -260,7 +258,7 @@ def resolve_in_chat(*, conversation_id: int, actor: User) -> Conversation:
     return _close(
         conversation,
         actor,
-        _in_portal_language(lambda: _("%(name)s ha marcado el problema como resuelto.") % {"name": actor.display_name}),
+        stored("%(name)s ha marcado el problema como resuelto.", name=actor.display_name),
     )
 
 
@@ -281,9 +279,7 @@ def close_inactive_conversations(*, now=None) -> int:
             _close(
                 conversation,
                 None,
-                _in_portal_language(
-                    lambda: _("Chat cerrado por inactividad. Si el problema continúa, abre un ticket.")
-                ),
+                stored("Chat cerrado por inactividad. Si el problema continúa, abre un ticket."),
             )
             closed += 1
     return closed
@@ -373,7 +369,7 @@ def _notify_absent(conversation: Conversation, author: User, message: Message) -
         notify(
             recipient=recipient,
             kind=CHAT_MESSAGE,
-            title=_in_portal_language(lambda: _("Nuevo mensaje de %(name)s") % {"name": author.display_name}),
+            title=stored("Nuevo mensaje de %(name)s", name=author.display_name),
             body=message.body[:200],
             url=conversation.get_absolute_url(),
             target=conversation,
@@ -437,12 +433,13 @@ def conversation_to_ticket(*, conversation_id: int, actor: User) -> Ticket:
     _require_participant(actor, conversation)
     if conversation.ticket_id is not None:
         return conversation.ticket
-    description = _in_portal_language(
-        lambda: (
-            _("Ticket creado desde el chat #%(id)s.\n\nTranscripción:\n\n%(transcript)s")
-            % {"id": conversation.pk, "transcript": selectors.transcript(conversation)}
-        )
-    )
+    # The description is one text read by everyone: in the requester's language and time zone.
+    reader = conversation.franchisee
+    with translation.override(language_of(reader)):
+        description = _("Ticket creado desde el chat #%(id)s.\n\nTranscripción:\n\n%(transcript)s") % {
+            "id": conversation.pk,
+            "transcript": selectors.transcript(conversation, reader),
+        }
     ticket = create_ticket(
         actor=actor,
         subject=conversation.topic,
@@ -454,19 +451,14 @@ def conversation_to_ticket(*, conversation_id: int, actor: User) -> Ticket:
     conversation.ticket = ticket
     _system_message(
         conversation,
-        _in_portal_language(
-            lambda: (
-                _("Se ha creado el ticket %(number)s con esta conversación: %(url)s")
-                % {"number": getattr(ticket, "number", ticket.pk), "url": f"/tickets/{ticket.pk}/"}
-            )
+        stored(
+            "Se ha creado el ticket %(number)s con esta conversación: %(url)s",
+            number=getattr(ticket, "number", ticket.pk),
+            url=f"/tickets/{ticket.pk}/",
         ),
     )
     if conversation.status == Conversation.Status.WAITING:
-        _close(
-            conversation,
-            actor,
-            _in_portal_language(lambda: _("El chat se cierra: el seguimiento continúa en el ticket.")),
-        )
+        _close(conversation, actor, stored("El chat se cierra: el seguimiento continúa en el ticket."))
     else:
         _status_changed(conversation)
     return ticket

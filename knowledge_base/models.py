@@ -12,6 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from support_portal.stored_text import render
+
 TITLE_MAX = 200
 SUMMARY_MAX = 500
 BODY_MAX = 50_000
@@ -172,6 +174,9 @@ class ArticleRevision(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("editor"), on_delete=models.SET_NULL, null=True, related_name="+"
     )
     note = models.CharField(_("nota"), max_length=200, blank=True)
+    # The portal's own notes ("Creado", "Restaurada la revisión 3"): a stored text rendered in the
+    # reader's language (support_portal.stored_text); `note` keeps the portal-language rendering.
+    note_text = models.JSONField(_("nota (texto guardado)"), default=dict, blank=True)
     created_at = models.DateTimeField(_("fecha"), default=timezone.now)
 
     class Meta:
@@ -182,6 +187,10 @@ class ArticleRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article_id} r{self.number}"
+
+    @property
+    def shown_note(self) -> str:
+        return render(self.note_text) if self.note_text else self.note
 
 
 class ArticleFeedback(models.Model):

@@ -34,6 +34,7 @@ from knowledge_base.models import (
 )
 from notifications.kinds import ARTICLE_PUBLISHED, ARTICLE_REVIEW_DUE
 from notifications.services import notify
+from support_portal.stored_text import StoredText, choice, is_stored, render, stored, when
 from support_portal.text import INVISIBLE_MESSAGE, has_visible_text
 
 if TYPE_CHECKING:
@@ -93,8 +94,10 @@ def unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
     return slug
 
 
-def _revision(article: Article, actor: User | None, note: str = "") -> ArticleRevision:
+def _revision(article: Article, actor: User | None, note: StoredText | str = "") -> ArticleRevision:
+    """A revision; `note` is an editor's text, or a stored text of the portal (read per language)."""
     last = article.revisions.aggregate(n=Max("number"))["n"] or 0
+    note_text = note if is_stored(note) else {}
     return ArticleRevision.objects.create(
         article=article,
         number=last + 1,
@@ -105,7 +108,8 @@ def _revision(article: Article, actor: User | None, note: str = "") -> ArticleRe
         category_name=article.category.name if article.category_id else "",
         status=article.status,
         editor=actor,
-        note=note[:200],
+        note=render(note, settings.LANGUAGE_CODE)[:200],
+        note_text=note_text,
     )
 
 
@@ -150,7 +154,7 @@ def _notify_source_requester(article: Article, actor: User | None) -> None:
     notify(
         recipient=requester,
         kind=ARTICLE_PUBLISHED,
-        title=_("Nuevo artículo de ayuda a partir de tu ticket: %(title)s") % {"title": article.title},
+        title=stored("Nuevo artículo de ayuda a partir de tu ticket: %(title)s", title=article.title),
         body=article.summary,
         url=article.get_absolute_url(),
         target=article,
@@ -171,7 +175,7 @@ def create_article(
     _apply_status(article, status)
     article.full_clean(exclude=["category", "owner", "author", "source_ticket", "source_conversation"])
     article.save()
-    _revision(article, actor, note=_("Creado"))
+    _revision(article, actor, note=stored("Creado"))
     _notify_source_requester(article, actor)
     if article.source_notified:
         article.save(update_fields=["source_notified"])
@@ -181,7 +185,7 @@ def create_article(
 
 @transaction.atomic
 def update_article(
-    *, article: Article, actor: User | None, status: str | None = None, note: str = "", **fields
+    *, article: Article, actor: User | None, status: str | None = None, note: StoredText | str = "", **fields
 ) -> Article:
     """Save changed fields (and optionally a new status); records a revision when anything changed."""
     if actor is not None:
@@ -209,7 +213,7 @@ def update_article(
 
 
 def set_status(*, article: Article, actor: User, status: str) -> Article:
-    return update_article(article=article, actor=actor, status=status, note=str(Article.Status(status).label))
+    return update_article(article=article, actor=actor, status=status, note=choice(Article.Status(status)))
 
 
 def publish_article(*, article: Article, actor: User) -> Article:
@@ -242,7 +246,7 @@ def restore_revision(*, article: Article, revision: ArticleRevision, actor: User
         body=revision.body,
         tags=revision.tags,
         category=category if category is not None else article.category,
-        note=_("Restaurada la revisión %(n)s") % {"n": revision.number},
+        note=stored("Restaurada la revisión %(n)s", n=revision.number),
     )
 
 
@@ -254,7 +258,7 @@ def mark_reviewed(*, article: Article, actor: User) -> Article:
     article.next_review_at = article.compute_next_review()
     article.review_notified_for = None
     article.save(update_fields=["next_review_at", "review_notified_for", "updated_at"])
-    _revision(article, actor, note=_("Revisado"))
+    _revision(article, actor, note=stored("Revisado"))
     return article
 
 
@@ -334,7 +338,7 @@ def import_article(data: dict, *, actor: User | None = None, owner: User | None 
     existing = Article.objects.filter(slug=slug).first()
     if existing is None:
         return create_article(actor=actor, slug=slug, status=status, owner=owner, **fields), True
-    return update_article(article=existing, actor=actor, status=status, note=_("Importado"), **fields), False
+    return update_article(article=existing, actor=actor, status=status, note=stored("Importado"), **fields), False
 
 
 def _draft_from(*, actor: User, title: str, solution: str, context: str, **links) -> Article:
@@ -414,8 +418,8 @@ def notify_review_due(article: Article) -> bool:
         notify(
             recipient=recipient,
             kind=ARTICLE_REVIEW_DUE,
-            title=_("Artículo pendiente de revisión: %(title)s") % {"title": article.title},
-            body=_("Revisión prevista el %(date)s.") % {"date": article.next_review_at.isoformat()},
+            title=stored("Artículo pendiente de revisión: %(title)s", title=article.title),
+            body=stored("Revisión prevista el %(date)s.", date=when(article.next_review_at)),
             url=article.get_edit_url(),
             target=article,
         )
@@ -489,13 +493,14 @@ def send_content_gaps_digest(*, days: int = 7) -> int:
     if not (gaps["no_click"] or gaps["followed_by_ticket"] or gaps["never_clicked"]):
         return 0
     top = ", ".join(f"«{row['query']}» ({row['count']})" for row in gaps["no_click"][:5])
-    body = _("%(searches)s búsquedas; sin clic: %(top)s. %(tickets)s consultas acabaron en ticket.") % {
-        "searches": gaps["totals"]["searches"], "top": top or "—", "tickets": len(gaps["followed_by_ticket"]),
-    }  # fmt: skip
+    body = stored(
+        "%(searches)s búsquedas; sin clic: %(top)s. %(tickets)s consultas acabaron en ticket.",
+        searches=gaps["totals"]["searches"], top=top or "—", tickets=len(gaps["followed_by_ticket"]),
+    )  # fmt: skip
     owners = UserModel.objects.filter(owned_articles__status=Article.Status.PUBLISHED, is_active=True).distinct()
     sent = 0
     for owner in owners:
-        if notify(recipient=owner, kind=ARTICLE_REVIEW_DUE, title=_("Huecos de contenido de la semana"), body=body,
+        if notify(recipient=owner, kind=ARTICLE_REVIEW_DUE, title=stored("Huecos de contenido de la semana"), body=body,
                   url=reverse("knowledge_base:gaps"), internal=True):  # fmt: skip
             sent += 1
     return sent

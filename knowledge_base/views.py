@@ -208,7 +208,15 @@ def reviewed(request: HttpRequest, slug: str) -> HttpResponse:
 def history(request: HttpRequest, slug: str) -> HttpResponse:
     article = selectors.get_editable_article_or_404(request.user, slug)
     revisions = article.revisions.select_related("editor").only(
-        "number", "title", "status", "note", "created_at", "editor__username", "editor__first_name", "editor__last_name"
+        "number",
+        "title",
+        "status",
+        "note",
+        "note_text",
+        "created_at",
+        "editor__username",
+        "editor__first_name",
+        "editor__last_name",
     )
     return render(request, "knowledge_base/history.html", {"article": article, "revisions": revisions})
 

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from notifications.kinds import KIND_CHOICES
 from support_portal.links import safe_link, validate_site_link
+from support_portal.stored_text import render
 
 
 class Notification(models.Model):
@@ -25,6 +26,10 @@ class Notification(models.Model):
     kind = models.CharField(_("tipo"), max_length=32, choices=KIND_CHOICES)
     title = models.CharField(_("título"), max_length=200)
     body = models.TextField(_("texto"), blank=True, max_length=2000)
+    # Stored text (support_portal.stored_text): rendered in the reader's language; title/body keep
+    # the portal-language rendering (admin, rows written before stored text) and are the fallback.
+    title_text = models.JSONField(_("título (texto guardado)"), default=dict, blank=True)
+    body_text = models.JSONField(_("texto (texto guardado)"), default=dict, blank=True)
     url = models.CharField(_("enlace"), max_length=300, blank=True, validators=[validate_site_link])
     target_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, null=True, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
@@ -48,6 +53,15 @@ class Notification(models.Model):
         # Whatever the entry point (notify(), the admin, a shell), only a link of this site is kept.
         self.url = safe_link(self.url)
         super().save(*args, **kwargs)
+
+    @property
+    def shown_title(self) -> str:
+        """The title in the active language (the stored text, else the stored string)."""
+        return render(self.title_text) if self.title_text else self.title
+
+    @property
+    def shown_body(self) -> str:
+        return render(self.body_text) if self.body_text else self.body
 
     @property
     def is_read(self) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.db.models import Count, QuerySet
+from django.utils import translation
 
 from accounts.access import is_agent
 from notifications.kinds import KINDS
@@ -22,7 +24,7 @@ LATEST_LIMIT_MAX = 50
 def notifications_for(user: User, *, unread_only: bool = False) -> QuerySet[Notification]:
     """The user's own notifications, newest first (only the columns the pages show)."""
     queryset = Notification.objects.filter(recipient=user).only(
-        "id", "recipient_id", "kind", "title", "body", "url", "created_at", "read_at"
+        "id", "recipient_id", "kind", "title", "body", "title_text", "body_text", "url", "created_at", "read_at"
     )
     if unread_only:
         queryset = queryset.filter(read_at__isnull=True)
@@ -44,14 +46,19 @@ def unread_counts(user_ids: Iterable[int]) -> dict[int, int]:
     return dict(rows)
 
 
-def notification_frame(notification: Notification, unread: int) -> dict:
-    """The `notification` frame of DESIGN.md's /ws/notifications/ protocol."""
+def notification_frame(notification: Notification, unread: int, language: str | None = None) -> dict:
+    """The `notification` frame of DESIGN.md's /ws/notifications/ protocol.
+
+    Title and body in `language` (default: the active one; a push: the recipient's).
+    """
+    with translation.override(language) if language else contextlib.nullcontext():
+        title, body = notification.shown_title, notification.shown_body
     return {
         "type": "notification",
         "id": notification.pk,
         "kind": notification.kind,
-        "title": notification.title,
-        "body": notification.body,
+        "title": title,
+        "body": body,
         "url": safe_link(notification.url),
         "created": notification.created_at.isoformat(),
         "unread": unread,

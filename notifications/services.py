@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.utils import timezone
@@ -23,6 +24,7 @@ from notifications.models import Notification, NotificationPreference
 from notifications.push import group_send_many
 from notifications.selectors import channels_for, channels_for_many, notification_frame, unread_count, unread_counts
 from support_portal.links import safe_link
+from support_portal.stored_text import StoredText, is_stored, language_of, render
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -83,7 +85,13 @@ def _deliver(notifications: list[Notification], emailed: set[int]) -> None:
     if shown:
         try:
             counts = unread_counts({n.recipient_id for n in shown})
-            frames = [(user_group(n.recipient_id), notification_frame(n, counts.get(n.recipient_id, 1))) for n in shown]
+            frames = [
+                (
+                    user_group(n.recipient_id),
+                    notification_frame(n, counts.get(n.recipient_id, 1), language_of(n.recipient)),
+                )
+                for n in shown
+            ]
         except Exception:
             logger.exception("could not build the frames of %s notifications", len(shown))
         else:
@@ -101,6 +109,13 @@ def _deliver(notifications: list[Notification], emailed: set[int]) -> None:
             logger.exception("could not enqueue e-mail for notification %s", notification.pk)
 
 
+def _stored_and_text(value: StoredText | str) -> tuple[StoredText, str]:
+    """(stored text or {}, its portal-language rendering kept in the plain column)."""
+    if is_stored(value):
+        return value, render(value, settings.LANGUAGE_CODE)
+    return {}, str(value or "")
+
+
 def _may_receive(recipient: User, *, actor: User | None, internal: bool, franchise_id: int | None) -> bool:
     if actor is not None and actor.pk == recipient.pk:
         return False
@@ -115,14 +130,18 @@ def notify_many(
     recipients: Iterable[User],
     *,
     kind: str,
-    title: str,
-    body: str = "",
+    title: StoredText | str,
+    body: StoredText | str = "",
     url: str = "",
     target: models.Model | None = None,
     actor: User | None = None,
     internal: bool = False,
 ) -> list[Notification]:
     """Store one notification per recipient and deliver them after the transaction commits.
+
+    `title` and `body` are stored texts (support_portal.stored_text: each recipient reads them in
+    their own language, on the page, the bell and by e-mail) or plain text shown as it is (a
+    ticket subject, a chat message).
 
     Duplicates are skipped, and so is a recipient who is the actor, who is not support staff
     when the content is internal, who may not see the target's franchise, or who turned both
@@ -144,6 +163,8 @@ def notify_many(
     channels = channels_for_many(eligible.values(), kind)
     target_type = ContentType.objects.get_for_model(target) if target is not None else None
     now = timezone.now()
+    title_text, title = _stored_and_text(title)
+    body_text, body = _stored_and_text(body)
     rows, emailed_users = [], set()
     for user_id, recipient in eligible.items():
         in_app, email = channels[user_id]
@@ -158,6 +179,8 @@ def notify_many(
                 kind=kind,
                 title=title[:200],
                 body=body[:2000],
+                title_text=title_text,
+                body_text=body_text,
                 url=safe_link(url),
                 target_type=target_type,
                 target_id=str(target.pk) if target is not None else "",

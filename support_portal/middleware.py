@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from support_portal.websocket_origin import configured_origins
 
@@ -54,3 +55,23 @@ class ContentSecurityPolicyMiddleware:
         response.headers.setdefault("Content-Security-Policy", policy_for(request))
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         return response
+
+
+class UserTimeZoneMiddleware:
+    """Activate the signed-in user's time zone (support_portal.times) for the request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from support_portal.times import time_zone_of
+
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            timezone.activate(time_zone_of(user))
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

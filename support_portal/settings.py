@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "channels",
     "haystack",
     "axes",
+    "support_portal",  # stored text, time formatting, makemessages with stored() keywords
     "accounts",
     "notifications",
     "tickets",
@@ -75,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "support_portal.middleware.UserTimeZoneMiddleware",  # the reader's time zone (support_portal/times.py)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
@@ -172,6 +174,8 @@ SUBMISSION_TOKEN_TTL = env.int("SUBMISSION_TOKEN_TTL", default=86400)  # seconds
 LANGUAGE_CODE = "es"
 LANGUAGES = [("es", _("Español")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# English in en-GB order and a 24-hour clock (support_portal/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["support_portal.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Madrid")
 USE_I18N = True
 USE_TZ = True

@@ -13,6 +13,9 @@ from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from support_portal.stored_text import render
 
 SUBJECT_MAX = 200
 DESCRIPTION_MAX = 20_000
@@ -30,7 +33,7 @@ class Status(models.TextChoices):
     NEW = "new", _("Nuevo")
     OPEN = "open", _("Abierto")
     PENDING = "pending", _("Pendiente del franquiciado")
-    ON_HOLD = "on_hold", _("En espera")
+    ON_HOLD = "on_hold", pgettext_lazy("ticket status", "En espera")  # a chat "En espera" is waiting
     RESOLVED = "resolved", _("Resuelto")
     CLOSED = "closed", _("Cerrado")
 
@@ -460,6 +463,9 @@ class Comment(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("autor"), on_delete=models.SET_NULL, null=True, related_name="+"
     )
     body = models.TextField(_("texto"), max_length=COMMENT_MAX)
+    # Comments the portal writes (a merge note): the stored text, rendered in the reader's
+    # language (support_portal.stored_text); `body` keeps the portal-language rendering.
+    body_text = models.JSONField(_("texto guardado"), default=dict, blank=True)
     internal = models.BooleanField(_("nota interna"), default=False)
     created_at = models.DateTimeField(_("creado"), auto_now_add=True)
 
@@ -471,6 +477,11 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id}: {self.body[:40]}"
+
+    @property
+    def shown_body(self) -> str:
+        """The body in the active language (portal-written comments are stored texts)."""
+        return render(self.body_text) if self.body_text else self.body
 
 
 class Event(models.Model):

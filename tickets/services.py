@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.access import can_see_franchise, is_agent, is_franchisee, is_supervisor
@@ -18,6 +18,7 @@ from api import events as webhook_events
 from notifications import kinds
 from notifications.services import notify_many
 from support_portal import throttle
+from support_portal.stored_text import StoredText, choice, render, stored
 from support_portal.text import INVISIBLE_MESSAGE, has_visible_text
 from tickets import assignment, sla
 from tickets import custom_fields as cf
@@ -63,32 +64,25 @@ def _tell(
     *,
     kind: str,
     ticket: Ticket,
-    title: Callable[[], str],
-    body: Callable[[], str] = lambda: "",
+    title: StoredText,
+    body: StoredText | str = "",
     actor: User | None = None,
     internal: bool = False,
 ) -> None:
-    """Notify each recipient once, with texts rendered in the recipient's language.
+    """Notify each recipient once: one notify_many(), whatever the number of recipients.
 
-    One notify_many() per language, so the cost does not grow with the number of recipients.
+    `title` is a stored text, so each recipient reads it in their language when they read it.
     """
-    by_language: dict[str, dict[int, User]] = {}
-    for recipient in recipients:
-        if recipient is not None:
-            language = recipient.preferred_language or settings.LANGUAGE_CODE
-            by_language.setdefault(language, {})[recipient.pk] = recipient
-    for language, group in by_language.items():
-        with translation.override(language):
-            notify_many(
-                group.values(),
-                kind=kind,
-                title=title(),
-                body=body(),
-                url=ticket.get_absolute_url(),
-                target=ticket,
-                actor=actor,
-                internal=internal,
-            )
+    notify_many(
+        [r for r in recipients if r is not None],
+        kind=kind,
+        title=title,
+        body=body,
+        url=ticket.get_absolute_url(),
+        target=ticket,
+        actor=actor,
+        internal=internal,
+    )
 
 
 def _followers(ticket: Ticket) -> list[User]:
@@ -98,7 +92,7 @@ def _followers(ticket: Ticket) -> list[User]:
     return [p for p in people if p is not None]
 
 
-def _tell_followers(ticket: Ticket, actor: User | None, title: Callable[[], str]) -> None:
+def _tell_followers(ticket: Ticket, actor: User | None, title: StoredText) -> None:
     """A public change of the ticket: its requester and watchers are told (kind ticket_status)."""
     _tell(
         _followers(ticket),
@@ -106,7 +100,7 @@ def _tell_followers(ticket: Ticket, actor: User | None, title: Callable[[], str]
         ticket=ticket,
         actor=actor,
         title=title,
-        body=lambda: ticket.subject,
+        body=ticket.subject,
     )
 
 
@@ -144,7 +138,7 @@ def _status_label(status: str) -> str:
 def _store_attachments(
     ticket: Ticket, uploads: Iterable[UploadedFile], actor: User, comment: Comment | None = None
 ) -> list[Attachment]:
-    stored = []
+    saved = []
     for upload in uploads:
         ext = extension_of(upload.name)
         attachment = Attachment(
@@ -158,8 +152,8 @@ def _store_attachments(
         upload.seek(0)
         attachment.file.save(storage_name(upload.name), upload, save=False)
         attachment.save()
-        stored.append(attachment)
-    return stored
+        saved.append(attachment)
+    return saved
 
 
 def _check_text(value: str, *, field: str, max_length: int) -> str:
@@ -249,8 +243,8 @@ def create_ticket(
         if follow_up_of is not None:
             _event(ticket, actor, Event.Kind.FOLLOW_UP, old=follow_up_of.number, new=ticket.number)
             _event(follow_up_of, actor, Event.Kind.FOLLOW_UP, old=follow_up_of.number, new=ticket.number)
-        for stored in _store_attachments(ticket, uploads, actor):
-            _event(ticket, actor, Event.Kind.ATTACHMENT, new=stored.original_name)
+        for saved in _store_attachments(ticket, uploads, actor):
+            _event(ticket, actor, Event.Kind.ATTACHMENT, new=saved.original_name)
 
         assignee = assignment.pick_assignee(ticket)
         if assignee is not None:
@@ -260,13 +254,13 @@ def create_ticket(
             _tell_followers(  # assigned by the system: the requester who opened it is told too
                 ticket,
                 None,
-                lambda: _("%(who)s atiende tu ticket %(n)s") % {"who": assignee.display_name, "n": ticket.number},
+                stored("%(who)s atiende tu ticket %(n)s", who=assignee.display_name, n=ticket.number),
             )
             _tell(
                 [assignee],
                 kind=kinds.TICKET_ASSIGNED,
                 ticket=ticket,
-                title=lambda: _("Te han asignado %(n)s: %(s)s") % {"n": ticket.number, "s": ticket.subject},
+                title=stored("Te han asignado %(n)s: %(s)s", n=ticket.number, s=ticket.subject),
             )
         else:
             _tell(
@@ -274,8 +268,8 @@ def create_ticket(
                 kind=kinds.TICKET_NEW,
                 ticket=ticket,
                 actor=actor,
-                title=lambda: _("Nuevo ticket %(n)s: %(s)s") % {"n": ticket.number, "s": ticket.subject},
-                body=lambda: franchise.name,
+                title=stored("Nuevo ticket %(n)s: %(s)s", n=ticket.number, s=ticket.subject),
+                body=franchise.name,
             )
         if requester is not None and requester.pk != actor.pk:
             _tell(
@@ -283,9 +277,7 @@ def create_ticket(
                 kind=kinds.TICKET_STATUS,
                 ticket=ticket,
                 actor=actor,
-                title=lambda: (
-                    _("Soporte ha abierto el ticket %(n)s para ti: %(s)s") % {"n": ticket.number, "s": ticket.subject}
-                ),
+                title=stored("Soporte ha abierto el ticket %(n)s para ti: %(s)s", n=ticket.number, s=ticket.subject),
             )
     return ticket
 
@@ -356,8 +348,8 @@ def add_comment(
                 ticket=ticket,
                 actor=actor,
                 internal=True,
-                title=lambda: _("Nota interna en %(n)s") % {"n": ticket.number},
-                body=lambda: body[:300],
+                title=stored("Nota interna en %(n)s", n=ticket.number),
+                body=body[:300],
             )
         else:
             recipients = _followers(ticket)
@@ -368,8 +360,8 @@ def add_comment(
                 kind=kinds.TICKET_COMMENT,
                 ticket=ticket,
                 actor=actor,
-                title=lambda: _("Nueva respuesta en %(n)s: %(s)s") % {"n": ticket.number, "s": ticket.subject},
-                body=lambda: body[:300],
+                title=stored("Nueva respuesta en %(n)s: %(s)s", n=ticket.number, s=ticket.subject),
+                body=body[:300],
             )
     return comment
 
@@ -411,8 +403,8 @@ def _transition(ticket: Ticket, actor: User | None, new: str, now: datetime, fie
         kind=kinds.TICKET_STATUS,
         ticket=ticket,
         actor=actor,
-        title=lambda: _("%(n)s ahora está «%(st)s»") % {"n": ticket.number, "st": _status_label(new)},
-        body=lambda: ticket.subject,
+        title=stored("%(n)s ahora está «%(st)s»", n=ticket.number, st=choice(Status(new))),
+        body=ticket.subject,
     )
 
 
@@ -473,8 +465,8 @@ def reopen(*, ticket: Ticket, actor: User, reason: str = "") -> Ticket:
                 kind=kinds.TICKET_STATUS,
                 ticket=ticket,
                 actor=actor,
-                title=lambda: _("%(n)s ha sido reabierto") % {"n": ticket.number},
-                body=lambda: reason[:300],
+                title=stored("%(n)s ha sido reabierto", n=ticket.number),
+                body=reason[:300],
             )
     if reason.strip():
         add_comment(ticket=ticket, actor=actor, body=reason)
@@ -520,7 +512,7 @@ def change_priority(*, ticket: Ticket, actor: User, priority: str) -> Ticket:
         _tell_followers(
             ticket,
             actor,
-            lambda: _("Prioridad de %(n)s: %(p)s") % {"n": ticket.number, "p": Priority(priority).label},
+            stored("Prioridad de %(n)s: %(p)s", n=ticket.number, p=choice(Priority(priority))),
         )
     return ticket
 
@@ -538,7 +530,7 @@ def change_category(*, ticket: Ticket, actor: User, category: Category | None) -
         _tell_followers(
             ticket,
             actor,
-            lambda: _("Categoría de %(n)s: %(c)s") % {"n": ticket.number, "c": category.name if category else "—"},
+            stored("Categoría de %(n)s: %(c)s", n=ticket.number, c=category.name if category else "—"),
         )
     return ticket
 
@@ -565,7 +557,7 @@ def claim(*, ticket: Ticket, actor: User) -> Ticket:
         _tell_followers(
             ticket,
             actor,
-            lambda: _("%(who)s atiende tu ticket %(n)s") % {"who": actor.display_name, "n": ticket.number},
+            stored("%(who)s atiende tu ticket %(n)s", who=actor.display_name, n=ticket.number),
         )
         if ticket.status == Status.NEW:
             _transition(ticket, actor, Status.OPEN, timezone.now(), fields)
@@ -617,12 +609,12 @@ def assign(*, ticket: Ticket, actor: User, assignee: User) -> Ticket:
             kind=kinds.TICKET_ASSIGNED,
             ticket=ticket,
             actor=actor,
-            title=lambda: _("Te han asignado %(n)s: %(s)s") % {"n": ticket.number, "s": ticket.subject},
+            title=stored("Te han asignado %(n)s: %(s)s", n=ticket.number, s=ticket.subject),
         )
         _tell_followers(
             ticket,
             actor,
-            lambda: _("%(who)s atiende tu ticket %(n)s") % {"who": assignee.display_name, "n": ticket.number},
+            stored("%(who)s atiende tu ticket %(n)s", who=assignee.display_name, n=ticket.number),
         )
     return ticket
 
@@ -794,8 +786,8 @@ def rate(*, ticket: Ticket, actor: User, rating: int, comment: str = "") -> Tick
                 kind=kinds.TICKET_STATUS,
                 ticket=ticket,
                 actor=actor,
-                title=lambda: _("%(n)s valorado con %(r)d/5") % {"n": ticket.number, "r": rating},
-                body=lambda: comment[:300],
+                title=stored("%(n)s valorado con %(r)d/5", n=ticket.number, r=rating),
+                body=comment[:300],
             )
     return ticket
 
@@ -829,18 +821,21 @@ def merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
         if source.requester_id:
             watchers.add(source.requester_id)
         target.watchers.add(*watchers)
+        note_text = stored(
+            "Fusionado desde %(n)s: %(s)s\n\n%(d)s", n=source.number, s=source.subject, d=source.description
+        )
         note = Comment.objects.create(
             ticket=target,
             author=actor,
-            body=_("Fusionado desde %(n)s: %(s)s\n\n%(d)s")
-            % {"n": source.number, "s": source.subject, "d": source.description},
+            body=render(note_text, settings.LANGUAGE_CODE)[:COMMENT_MAX],
+            body_text=note_text,
         )
         _event(target, actor, Event.Kind.MERGED, old=source.number, new=target.number, comment=note)
         _event(source, actor, Event.Kind.MERGED, old=source.number, new=target.number)
         _tell_followers(
             source,
             actor,
-            lambda: _("%(a)s se ha unido a %(b)s: seguimos allí") % {"a": source.number, "b": target.number},
+            stored("%(a)s se ha unido a %(b)s: seguimos allí", a=source.number, b=target.number),
         )
         source.merged_into = target
         fields = ["merged_into", "updated_at"]
@@ -904,10 +899,10 @@ def escalate_sla(now: datetime | None = None) -> dict[str, int]:
             _event(ticket, None, kind, old=old, new=state, internal=True)
             if state == SlaState.BREACHED:
                 notify_kind = kinds.SLA_BREACHED
-                title = lambda t=ticket: _("SLA incumplido en %(n)s: %(s)s") % {"n": t.number, "s": t.subject}  # noqa: E731
+                title = stored("SLA incumplido en %(n)s: %(s)s", n=ticket.number, s=ticket.subject)
             else:
                 notify_kind = kinds.SLA_AT_RISK
-                title = lambda t=ticket: _("SLA en riesgo en %(n)s: %(s)s") % {"n": t.number, "s": t.subject}  # noqa: E731
+                title = stored("SLA en riesgo en %(n)s: %(s)s", n=ticket.number, s=ticket.subject)
             _tell(
                 [ticket.assignee, *_supervisors()],
                 kind=notify_kind,
