@@ -146,6 +146,16 @@ MATRIX: dict[str, list[Rule]] = {
         Rule("/kb/{article}/deflection/", post="login ran ran ran"),
         Rule("/kb/{draft}/deflection/", post="login 404 404 ran"),
     ],
+    # desk panels (assist): JSON loaded after the page; a conversation/ticket of another franchise is a 404
+    "/assist/articles/": [
+        Rule("/assist/articles/?q=dat%C3%A1fono", get=EVERYONE_GET),
+        Rule("/assist/articles/?conversation={conversation}", get=OWNER_GET),
+        Rule("/assist/articles/?ticket={ticket}", get=OWNER_GET),
+    ],
+    "/assist/tickets/1/similar/": [Rule("/assist/tickets/{ticket}/similar/", get=AGENT_ONLY_GET)],
+    "/assist/same-problem/": [
+        Rule("/assist/same-problem/?subject=dat%C3%A1fono", get=EVERYONE_GET, note="only the user's own franchise")
+    ],
     # chat
     "/chat/": [
         Rule("/chat/", get=EVERYONE_GET, post="login 302 302 302", data={"topic": "No conecta"}),
