@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "api",
     "mail",
     "macros",  # canned replies for agents (docs/TICKETS.md "Macros")
+    "assist",  # knowledge at hand, similar tickets, collision detection (docs/TICKETS.md)
 ]
 
 MIDDLEWARE = [

@@ -18,6 +18,7 @@ urlpatterns = [
     path("tickets/", include("tickets.urls")),
     path("kb/", include("knowledge_base.urls")),
     path("chat/", include("chat.urls")),
+    path("assist/", include("assist.urls")),
     path("notifications/", include("notifications.urls")),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("api/", include("api.urls")),
