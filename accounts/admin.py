@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_permissions import SupervisorWritesMixin
-from accounts.models import Franchise, User
+from accounts.admin_permissions import ReadOnlyAdminMixin, SupervisorWritesMixin
+from accounts.models import AccountEvent, Franchise, User
 from accounts.services import apply_role
 
 
@@ -33,3 +33,14 @@ class UserAdmin(SupervisorWritesMixin, DjangoUserAdmin):
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
         apply_role(form.instance)
+
+
+@admin.register(AccountEvent)
+class AccountEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The accounts' audit trail (accounts.services writes it); read-only."""
+
+    list_display = ("created_at", "user", "kind", "ip_address")
+    list_filter = ("kind",)
+    search_fields = ("user__username", "user__email")
+    list_select_related = ("user",)
+    readonly_fields = ("user", "kind", "data", "ip_address", "created_at")

@@ -114,3 +114,33 @@ class LoginSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AccountEvent(models.Model):
+    """The audit trail of a user's account: self-service changes and security events (who, what,
+    from where). Written only by accounts.services; shown on the profile and in the admin."""
+
+    class Kind(models.TextChoices):
+        PROFILE_UPDATED = "profile_updated", _("Datos personales cambiados")
+        EMAIL_CHANGED = "email_changed", _("Correo electrónico cambiado")
+        PASSWORD_CHANGED = "password_changed", _("Contraseña cambiada")
+        PASSWORD_RESET_REQUESTED = "password_reset_requested", _("Restablecimiento de contraseña solicitado")
+        PASSWORD_RESET = "password_reset", _("Contraseña restablecida por correo")
+        SESSIONS_ENDED = "sessions_ended", _("Sesiones cerradas en otros dispositivos")
+        ALL_SESSIONS_ENDED = "all_sessions_ended", _("Sesiones cerradas en todos los dispositivos")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="account_events")
+    kind = models.CharField(_("tipo"), max_length=32, choices=Kind.choices)
+    # Parameters of the event (changed field names, the old address masked, counts): never secrets.
+    data = models.JSONField(_("datos"), default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(_("dirección IP"), null=True, blank=True)
+    created_at = models.DateTimeField(_("fecha"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("evento de la cuenta")
+        verbose_name_plural = _("eventos de la cuenta")
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind} {self.created_at:%Y-%m-%d %H:%M}"

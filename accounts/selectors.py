@@ -18,3 +18,10 @@ def active_sessions(user: User, current_key: str | None) -> list[dict]:
 def franchises_by_name() -> list[Franchise]:
     """Every franchise, inactive ones too (their history still counts), by name."""
     return list(Franchise.objects.order_by("name"))
+
+
+def recent_account_events(user: User, limit: int = 10) -> list:
+    """The latest entries of the user's own account trail (accounts.models.AccountEvent)."""
+    from accounts.models import AccountEvent
+
+    return list(AccountEvent.objects.filter(user=user)[:limit])

@@ -1,4 +1,5 @@
-"""Writes for accounts: users with a role, franchises, the support staff group."""
+"""Writes for accounts: users with a role, franchises, the support staff group, and the user's
+own account (profile, password, sessions), each self-service change with an AccountEvent."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
-from accounts.models import Franchise, User
+from accounts.models import AccountEvent, Franchise, User
 
 SUPPORT_GROUP = "Soporte"
 SUPPORT_APPS = ("tickets", "knowledge_base", "chat", "notifications", "macros")
@@ -68,7 +71,7 @@ def save_franchise(*, code: str, name: str, active: bool = True) -> tuple[Franch
 
 
 @transaction.atomic
-def end_other_sessions(*, user: User, keep=None) -> int:
+def end_other_sessions(*, user: User, keep=None, ip: str | None = None) -> int:
     """ "Log out everywhere else": every session of `user` stops authenticating except `keep`
     (the caller's session store), and their sockets close with 4401. Returns how many listed
     sessions were ended.
@@ -95,4 +98,90 @@ def end_other_sessions(*, user: User, keep=None) -> int:
         store_class(session_key=row.session_key).delete()
         row.delete()
         ended += 1
+    kind = AccountEvent.Kind.SESSIONS_ENDED if keep is not None else AccountEvent.Kind.ALL_SESSIONS_ENDED
+    record_event(user=locked, kind=kind, ip=ip, ended=ended)
     return ended
+
+
+# --- the user's own account ------------------------------------------------------------------------
+
+
+def record_event(*, user: User, kind: str, ip: str | None = None, **data) -> AccountEvent:
+    """Append to the account's audit trail (`data`: parameters, never secrets)."""
+    return AccountEvent.objects.create(user=user, kind=kind, ip_address=ip or None, data=data)
+
+
+def mask_email(address: str) -> str:
+    """`carmen@example.com` → `c•••••@example.com` (the audit trail names an address without
+    spelling it out)."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}{'•' * max(len(local) - 1, 1)}@{domain}" if domain else ""
+
+
+def email_taken(email: str, *, exclude: User | None = None) -> bool:
+    users = User.objects.filter(email__iexact=email)
+    if exclude is not None:
+        users = users.exclude(pk=exclude.pk)
+    return bool(email) and users.exists()
+
+
+@transaction.atomic
+def update_profile(*, user: User, first_name: str, last_name: str, email: str, ip: str | None = None) -> list[str]:
+    """The user edits their name and e-mail address (unique, case-insensitive). Returns the
+    changed field names. A new address is recorded and the old one told (after commit), so a
+    stolen session cannot quietly take over the account's password resets."""
+    email = User.objects.normalize_email(email.strip())
+    if email_taken(email, exclude=user):
+        raise ValidationError({"email": _("Ya hay otra cuenta con este correo electrónico.")})
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    old_email = locked.email
+    values = {"first_name": first_name.strip(), "last_name": last_name.strip(), "email": email}
+    changed = [name for name, value in values.items() if getattr(locked, name) != value]
+    if not changed:
+        return []
+    for name in changed:
+        setattr(locked, name, values[name])
+        setattr(user, name, values[name])
+    locked.full_clean(exclude=["password"])
+    locked.save(update_fields=changed)
+    names = [name for name in changed if name != "email"]
+    if names:
+        record_event(user=locked, kind=AccountEvent.Kind.PROFILE_UPDATED, ip=ip, fields=names)
+    if "email" in changed:
+        record_event(
+            user=locked, kind=AccountEvent.Kind.EMAIL_CHANGED, ip=ip, old=mask_email(old_email), new=mask_email(email)
+        )
+        if old_email:
+            from accounts import tasks
+
+            transaction.on_commit(lambda: tasks.send_security_notice.delay(locked.pk, "email_changed", old_email))
+    return changed
+
+
+@transaction.atomic
+def change_password(*, user: User, password: str, ip: str | None = None, reset: bool = False) -> None:
+    """A new password (from the change form, or from a reset link when `reset`): the user's
+    other sessions stop authenticating (the session auth hash changes; their sockets close)."""
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    kind = AccountEvent.Kind.PASSWORD_RESET if reset else AccountEvent.Kind.PASSWORD_CHANGED
+    record_event(user=user, kind=kind, ip=ip)
+    if user.email:
+        from accounts import tasks
+
+        notice = "password_reset" if reset else "password_changed"
+        transaction.on_commit(lambda: tasks.send_security_notice.delay(user.pk, notice, user.email))
+
+
+def request_password_reset(*, email: str, ip: str | None = None) -> None:
+    """ "Forgot my password": the same work whatever the address (no user enumeration). The
+    look-up, the token and the e-mail happen in a Celery task (accounts.tasks.send_password_reset),
+    so the answer and its timing never depend on whether an account has this address."""
+    from accounts import tasks
+
+    transaction.on_commit(lambda: tasks.send_password_reset.delay(email, ip))
+
+
+@transaction.atomic
+def record_reset_link_sent(*, user: User, ip: str | None = None) -> None:
+    record_event(user=user, kind=AccountEvent.Kind.PASSWORD_RESET_REQUESTED, ip=ip)

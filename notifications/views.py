@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -71,5 +72,5 @@ def preferences(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         services.save_preferences(request.user, form.choices())
         messages.success(request, _("Preferencias guardadas."))
-        return redirect("notifications:preferences")
+        return redirect(_next_or(request, reverse("notifications:preferences")))
     return render(request, "notifications/preferences.html", {"form": form, "rows": form.rows()})

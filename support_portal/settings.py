@@ -165,6 +165,12 @@ AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0)
 # "N/SECONDS" over the shared cache (support_portal/throttle.py); "0" turns it off.
 LOGIN_IP_FAILURE_RATE = env.str("LOGIN_IP_FAILURE_RATE", default="30/900")
 
+# Password reset by e-mail (accounts.views.PasswordResetView): links valid for an hour, once;
+# requests per client address (over it: 429) and per e-mail address (over it: nothing is sent).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+PASSWORD_RESET_IP_RATE = env.str("PASSWORD_RESET_IP_RATE", default="10/3600")
+PASSWORD_RESET_EMAIL_RATE = env.str("PASSWORD_RESET_EMAIL_RATE", default="3/3600")
+
 # --- Creation limits and one-time submission tokens (support_portal/throttle.py, idempotency.py)
 # Per user, "N/SECONDS" ("0" = off): every entry point goes through the services that apply them.
 TICKET_CREATE_RATE = env.str("TICKET_CREATE_RATE", default="10/600")

@@ -60,7 +60,43 @@ MATRIX: dict[str, list[Rule]] = {
     "/accounts/logout/": [
         Rule("/accounts/logout/", get="login 405 405 405", post="login login login login", note="back to login")
     ],
-    "/accounts/profile/": [Rule("/accounts/profile/", get=EVERYONE_GET, note="each sees only their own sessions")],
+    "/accounts/profile/": [
+        Rule(
+            "/accounts/profile/",
+            get=EVERYONE_GET,
+            post="login 400 400 400",
+            data={"email": ""},
+            note="each sees and edits only their own data and sessions; an empty e-mail is a form error",
+        )
+    ],
+    "/accounts/profile/sessions/end-all/": [
+        Rule(
+            "/accounts/profile/sessions/end-all/",
+            get="login 405 405 405",
+            post="login login login login",
+            note="every session ends, this one too: back to the login page",
+        )
+    ],
+    # Password reset by e-mail: open to everyone (login_not_required), the same answer for any address.
+    "/accounts/password/reset/": [
+        Rule(
+            "/accounts/password/reset/",
+            get="200 200 200 200",
+            post="ran ran ran ran",
+            data={"email": "nadie@example.com"},
+            note="always the 'check your e-mail' page",
+        )
+    ],
+    "/accounts/password/reset/done/": [Rule("/accounts/password/reset/done/", get="200 200 200 200")],
+    "/accounts/password/reset/something/something/": [
+        Rule(
+            "/accounts/password/reset/MQ/not-a-token/",
+            get="200 200 200 200",
+            post="200 200 200 200",
+            note="a bad or expired link: the 'invalid link' page, nothing changes",
+        )
+    ],
+    "/accounts/password/reset/complete/": [Rule("/accounts/password/reset/complete/", get="200 200 200 200")],
     "/accounts/password/": [
         Rule("/accounts/password/", get=EVERYONE_GET, post="login 200 200 200", note="empty form: errors, no change")
     ],

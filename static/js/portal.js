@@ -1,10 +1,31 @@
 // Site-wide behaviour shared by every page. No inline scripts anywhere (CSP).
 (function () {
   "use strict";
-  // Language selector: submit on change (the button stays for keyboard and no-JS users).
+  // Language selector: a pick with the mouse or touch submits at once; arrow keys only move the
+  // choice (no navigation while browsing the options, WCAG 3.2.2) and Enter or the button submits.
+  var browseKeys = ["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Home", "End", "PageUp", "PageDown"];
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
-    select.addEventListener("change", function () { select.form.submit(); });
+    var byKeyboard = false;
+    select.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        select.form.submit();
+      } else if (browseKeys.indexOf(event.key) !== -1 || event.key.length === 1) {
+        byKeyboard = true;
+      }
+    });
+    select.addEventListener("change", function () {
+      if (byKeyboard) {
+        byKeyboard = false;
+        select.dataset.pending = "true"; // chosen, not sent: the button or Enter sends it
+        return;
+      }
+      select.form.submit();
+    });
   });
+  // After a failed submit the error summary takes the focus (screen readers read it first).
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) { summary.focus(); }
   // Buttons that ask for confirmation before submitting their form.
   document.addEventListener("submit", function (event) {
     var message = event.target.getAttribute("data-confirm");

@@ -2,7 +2,8 @@
 
 One live stack and one logged-in browser context per user for the whole module (fast): each
 page is loaded once and measured at every width by resizing the viewport. A new page is one
-line in PAGES. Checks: the page never scrolls sideways (`scrollWidth <= innerWidth`), touch
+line in PAGES (tests/browser/site_pages.py, shared with the accessibility suite). Checks: the
+page never scrolls sideways (`scrollWidth <= innerWidth`), touch
 targets are at least 44 px high, the bell's dropdown fits the screen, the header menu opens and
 closes with the keyboard, the chat's "Enviar" stays visible (also with a keyboard-sized viewport).
 Phone-size screenshots for the README (docs/screenshots/mobile-*.png under `make screenshots`).
@@ -10,14 +11,15 @@ Phone-size screenshots for the README (docs/screenshots/mobile-*.png under `make
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import login, new_context, screenshot
+from tests.browser.conftest import screenshot
 from tests.browser.livestack import LiveStack
+from tests.browser.site_pages import PAGES, page_opener, start_site
+from tests.browser.site_pages import url as _url
 
 pytestmark = pytest.mark.browser
 
@@ -26,83 +28,6 @@ WIDTHS = (*PHONES, 768)
 HEIGHT = 780
 TOUCH_MIN = 43.5  # 44 px, with sub-pixel rounding
 
-SEED = """
-from accounts.models import User
-from api.models import WebhookEndpoint
-from api.tokens import create_token
-from chat import services as chat
-from knowledge_base import services as kb
-from knowledge_base.models import Article, Category
-from notifications.services import notify
-from tickets import services as tickets
-
-fran = User.objects.get(username="fran_centro")
-agent = User.objects.get(username="agent_a")
-boss = User.objects.get(username="boss")
-category = Category.objects.create(name="Terminal de pago y datáfono", slug="datafono")
-article = kb.create_article(
-    actor=agent, title="El datáfono no conecta con el banco después de la actualización nocturna",
-    body="## Pasos\\n\\n1. Reinicia el datáfono.\\n2. Comprueba el cable de red: `ping 192.168.1.1`.\\n\\n"
-         "| Paso | Qué ver | Tiempo estimado |\\n|---|---|---|\\n"
-         "| Reinicio | Pantalla de inicio con el logotipo | 2 minutos |\\n",
-    status=Article.Status.PUBLISHED, category=category, tags="datáfono, red, banco",
-)
-long_subject = "La impresora de la cocina imprime los pedidos duplicados desde el cambio de rollo térmico"
-first = tickets.create_ticket(actor=fran, subject=long_subject,
-                              description="Desde esta mañana **todos** los pedidos salen dos veces.")
-for n in range(4):
-    subject = f"Consulta número {n} sobre la facturación mensual de la franquicia"
-    tickets.create_ticket(actor=fran, subject=subject, description="Texto.")
-tickets.claim(ticket=first, actor=agent)
-tickets.add_comment(ticket=first, actor=agent,
-                    body="Estamos revisando el *driver* de la impresora; te escribimos en cuanto sepamos más.")
-conversation = chat.start_conversation(franchisee=fran, topic="No puedo cerrar la caja del turno de tarde")
-chat.accept_conversation(conversation_id=conversation.pk, agent=agent)
-for n in range(12):
-    author = fran if n % 2 == 0 else agent
-    chat.post_message(conversation_id=conversation.pk, author=author, client_id=f"seed-{n}", broadcast=False,
-                      body=f"Mensaje {n}: la caja dice que falta un arqueo pendiente del turno anterior.")
-for user in (fran, agent, boss):
-    for n in range(3):
-        notify(recipient=user, kind="ticket_status", title=f"Tu ticket {first.number} ha cambiado de estado ({n})",
-               body="El ticket pasó a «En curso»: un agente lo está revisando.", url=first.get_absolute_url())
-create_token(user=agent, name="ERP de la central")
-hook = WebhookEndpoint.objects.create(url="https://erp.example.com/hooks/portal-support-events",
-                                      events=["ticket.created"], description="ERP", created_by=boss)
-result = {"ticket": first.get_absolute_url(), "chat": conversation.get_absolute_url(),
-          "article": article.get_absolute_url(), "article_edit": article.get_edit_url(),
-          "webhook": f"/api/webhooks/{hook.pk}/"}
-"""
-
-# (user, page name, path or {seeded url}); the page name is the screenshot's name.
-PAGES = [
-    ("fran_centro", "home", "/"),
-    ("fran_centro", "tickets", "/tickets/"),
-    ("fran_centro", "ticket-new", "/tickets/new/"),
-    ("fran_centro", "ticket-detail", "{ticket}"),
-    ("fran_centro", "chat-start", "/chat/"),
-    ("fran_centro", "chat-conversation", "{chat}"),
-    ("fran_centro", "kb-index", "/kb/"),
-    ("fran_centro", "kb-article", "{article}"),
-    ("fran_centro", "kb-search", "/kb/search/?q=datafono"),
-    ("fran_centro", "kb-search-empty", "/kb/search/?q=zzqxv+inexistente"),
-    ("fran_centro", "notifications", "/notifications/"),
-    ("fran_centro", "notification-preferences", "/notifications/preferences/"),
-    ("fran_centro", "profile", "/accounts/profile/"),
-    ("agent_a", "agent-dashboard", "/agent/"),
-    ("agent_a", "agent-tickets", "/tickets/"),
-    ("agent_a", "agent-ticket-detail", "{ticket}"),
-    ("agent_a", "agent-chats", "/chat/"),
-    ("agent_a", "agent-chat-conversation", "{chat}"),
-    ("agent_a", "kb-editor", "{article_edit}"),
-    ("agent_a", "kb-new", "/kb/new/"),
-    ("agent_a", "kb-review", "/kb/review/"),
-    ("agent_a", "agent-notifications", "/notifications/"),
-    ("agent_a", "api-tokens", "/api/tokens/"),
-    ("agent_a", "agent-profile", "/accounts/profile/"),
-    ("boss", "webhooks", "/api/webhooks/"),
-    ("boss", "webhook-detail", "{webhook}"),
-]
 # Phone screenshots for the README (390 px wide).
 SCREENSHOT_PAGES = {"home", "tickets", "ticket-new", "chat-conversation", "kb-search-empty", "agent-dashboard"}
 
@@ -129,38 +54,13 @@ WIDE = """() => [...document.querySelectorAll('body *')].filter((el) => {
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[LiveStack]:
-    work = tmp_path_factory.mktemp("mobile") / "stack"
-    live = LiveStack(work).start()
-    try:
-        live.people = live.seed_people()
-        live.urls = live.run_django(SEED)
-        yield live
-    finally:
-        live.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    yield from start_site(tmp_path_factory.mktemp("mobile") / "stack")
 
 
 @pytest.fixture(scope="module")
 def pages(browser: Browser, stack: LiveStack) -> Iterator:
     """pages(username) -> that user's logged-in Page (one context per user, reused by every test)."""
-    opened: dict[str, Page] = {}
-
-    def _page(username: str) -> Page:
-        if username not in opened:
-            context = new_context(browser, stack)
-            page = context.new_page()
-            page.errors = []
-            page.on("pageerror", lambda error: page.errors.append(str(error)))
-            opened[username] = login(page, username)
-        return opened[username]
-
-    yield _page
-    for page in opened.values():
-        page.context.close()
-
-
-def _url(stack: LiveStack, path: str) -> str:
-    return path.format(**stack.urls)
+    yield from page_opener(browser, stack)
 
 
 def _width_problems(page: Page) -> list[str]:
