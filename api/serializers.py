@@ -16,6 +16,7 @@ from tickets.models import (
     SUBJECT_MAX,
     TAG_MAX,
     TAGS_PER_TICKET,
+    TIME_SPENT_MAX,
     Category,
     Comment,
     Priority,
@@ -129,7 +130,7 @@ class CommentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Comment
-        fields = ["id", "ticket", "author", "body", "internal", "created_at"]
+        fields = ["id", "ticket", "author", "body", "internal", "time_spent_minutes", "created_at"]
         read_only_fields = fields
 
 
@@ -137,6 +138,13 @@ class CommentCreateSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=COMMENT_MAX)
     internal = serializers.BooleanField(
         required=False, default=False, help_text="Agents only: an internal note. Ignored for franchisees."
+    )
+    time_spent_minutes = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=TIME_SPENT_MAX,
+        help_text="Agents only: minutes spent on this reply, added to the ticket's total.",
     )
 
 

@@ -134,6 +134,7 @@ class TicketCommentsView(generics.ListAPIView):
             actor=request.user,
             body=form.validated_data["body"],
             internal=form.validated_data.get("internal", False) and is_agent(request.user),
+            time_spent_minutes=form.validated_data.get("time_spent_minutes"),
         )
         return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 

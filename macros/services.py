@@ -111,6 +111,7 @@ def reply_to_ticket(
     body: str,
     internal: bool = False,
     attachments: Iterable[UploadedFile] = (),
+    time_spent_minutes: int | None = None,
 ) -> Comment:
     """Send the (edited) reply, apply the macro's actions and count the use, all or nothing."""
     if not is_agent(actor):
@@ -118,7 +119,12 @@ def reply_to_ticket(
     macro = selectors.macro_for(actor, macro.pk)  # another agent's personal macro: 404
     with transaction.atomic():
         comment = ticket_services.add_comment(
-            ticket=ticket, actor=actor, body=body, internal=internal, attachments=attachments
+            ticket=ticket,
+            actor=actor,
+            body=body,
+            internal=internal,
+            attachments=attachments,
+            time_spent_minutes=time_spent_minutes,
         )
         apply_actions(macro=macro, ticket=comment.ticket, actor=actor)
         _count(macro, actor, comment=comment)

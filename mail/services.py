@@ -24,6 +24,7 @@ from mail import parsing, replies
 from mail.addresses import BadToken, classify_recipient, read_token
 from mail.models import InboundMessage
 from support_portal.throttle import RateLimited
+from tickets import audit
 from tickets import services as tickets
 from tickets.models import COMMENT_MAX, DESCRIPTION_MAX, SUBJECT_MAX, Source, Status, Ticket
 
@@ -49,7 +50,8 @@ class Refused(Exception):
 
 def ingest(raw: bytes, *, channel: str = InboundMessage.Channel.PIPE) -> Outcome:
     """Turn one RFC 5322 message into a comment or a ticket; see the module docstring for codes."""
-    outcome = _ingest(raw, channel)
+    with audit.via("email"):  # every ticket change of this message is "by e-mail" in the timeline
+        outcome = _ingest(raw, channel)
     log = logger.info if outcome.code == OK else logger.warning
     log("inbound e-mail (%s): exit %s, %s", channel, outcome.code, outcome.reason)
     return outcome

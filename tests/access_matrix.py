@@ -151,6 +151,21 @@ MATRIX: dict[str, list[Rule]] = {
     "/tickets/1/merge/": [Rule("/tickets/{ticket}/merge/", post=AGENT_ONLY_POST, data={"target": "{other_ticket}"})],
     "/tickets/1/fields/": [Rule("/tickets/{ticket}/fields/", post=AGENT_ONLY_POST)],
     "/tickets/1/tags/": [Rule("/tickets/{ticket}/tags/", post=AGENT_ONLY_POST, data={"add": "tpv"})],
+    # followers: the requester adds a colleague / leaves; agents add and remove anyone (idempotent)
+    "/tickets/1/followers/": [
+        Rule("/tickets/{ticket}/followers/", post=OWNER_POST, data={"follower": "{colleague_id}"}),
+        Rule(
+            "/tickets/{ticket}/followers/",
+            post="login 404 404 404",
+            data={"follower": "{other_id}"},
+            note="another franchise's user can never follow",
+        ),
+    ],
+    "/tickets/1/followers/1/remove/": [Rule("/tickets/{ticket}/followers/{owner_id}/remove/", post=OWNER_POST)],
+    "/tickets/1/links/": [
+        Rule("/tickets/{ticket}/links/", post=AGENT_ONLY_POST, data={"kind": "related", "other": "{other_ticket}"})
+    ],
+    "/tickets/1/links/1/remove/": [Rule("/tickets/{ticket}/links/{link}/remove/", post=AGENT_ONLY_POST)],
     "/tickets/1/draft-article/": [Rule("/tickets/{ticket}/draft-article/", post=AGENT_ONLY_POST)],
     "/tickets/1/attachments/1/": [
         Rule("/tickets/{ticket}/attachments/{attachment}/", get=OWNER_GET, note="always a download"),

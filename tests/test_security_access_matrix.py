@@ -78,8 +78,12 @@ def world(db, settings, tmp_path) -> World:
     other = save_user(username="other", role="franchisee", franchise=norte)[0]
     agent = save_user(username="agent", role="agent", first_name="Ana")[0]
     agent2 = save_user(username="agent2", role="agent", first_name="Bea")[0]
+    colleague = save_user(username="colleague", role="franchisee", franchise=centro)[0]
     ticket = make_ticket(owner, attachments=[png()])
     other_ticket = make_ticket(owner, subject="Otro problema")
+    from tickets.services import link_tickets
+
+    link = link_tickets(ticket=ticket, actor=agent, kind="duplicates", other=other_ticket)
     conversation = chat_services.start_conversation(franchisee=owner, topic="El datáfono no conecta")
     article = kb_services.create_article(
         actor=agent, title="Datáfono sin conexión", body="Reinicia el datáfono.", status=Article.Status.PUBLISHED
@@ -106,6 +110,10 @@ def world(db, settings, tmp_path) -> World:
             "agent_id": agent2.pk,
             "macro": macro.pk,
             "foreign_macro": foreign_macro.pk,
+            "colleague_id": colleague.pk,
+            "owner_id": owner.pk,
+            "other_id": other.pk,
+            "link": link.pk,
         },
     )
 
@@ -120,6 +128,7 @@ MISSING = {
     "revision": 999,
     "macro": 999_999,
     "foreign_macro": 999_999,
+    "link": 999_999,
 }
 
 

@@ -12,7 +12,7 @@ from support_portal.text import VisibleCharField
 from tickets import custom_fields as cf
 from tickets.attachments import ALLOWED, MAX_FILES, validate_uploads
 from tickets.ids import parse_id
-from tickets.models import COMMENT_MAX, DESCRIPTION_MAX, SUBJECT_MAX, Category, Priority, Status
+from tickets.models import COMMENT_MAX, DESCRIPTION_MAX, SUBJECT_MAX, TIME_SPENT_MAX, Category, Priority, Status
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -123,6 +123,13 @@ class CommentForm(forms.Form):
     body = VisibleCharField(label=_("Respuesta"), max_length=COMMENT_MAX, widget=forms.Textarea(attrs={"rows": 5}))
     internal = forms.BooleanField(label=_("Nota interna (solo agentes)"), required=False)
     files = MultipleFileField(label=_("Adjuntos"), help_text=FILES_HELP)
+    time_spent_minutes = forms.IntegerField(
+        label=_("Tiempo dedicado (minutos)"),
+        required=False,
+        min_value=1,
+        max_value=TIME_SPENT_MAX,
+        help_text=_("Opcional: el tiempo que te ha llevado esta respuesta."),
+    )
 
 
 class RateForm(forms.Form):

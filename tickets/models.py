@@ -20,6 +20,8 @@ from support_portal.stored_text import render
 SUBJECT_MAX = 200
 DESCRIPTION_MAX = 20_000
 COMMENT_MAX = 20_000
+#: Minutes one reply may record (a working day and a half): a typo of 6000 is refused.
+TIME_SPENT_MAX = 12 * 60
 
 
 class Priority(models.TextChoices):
@@ -361,6 +363,8 @@ class Ticket(models.Model):
     )
     rating_comment = models.TextField(_("comentario de la valoración"), max_length=2000, blank=True)
     rated_at = models.DateTimeField(_("valorado"), null=True, blank=True)
+    # Sum of the agents' recorded minutes (Comment.time_spent_minutes), kept by the services.
+    time_spent_minutes = models.PositiveIntegerField(_("tiempo dedicado (min)"), default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -467,13 +471,24 @@ class Comment(models.Model):
     # language (support_portal.stored_text); `body` keeps the portal-language rendering.
     body_text = models.JSONField(_("texto guardado"), default=dict, blank=True)
     internal = models.BooleanField(_("nota interna"), default=False)
+    time_spent_minutes = models.PositiveIntegerField(
+        _("tiempo dedicado (min)"), null=True, blank=True, validators=[MaxValueValidator(TIME_SPENT_MAX)]
+    )
     created_at = models.DateTimeField(_("creado"), auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name = _("comentario")
         verbose_name_plural = _("comentarios")
-        indexes = [models.Index(fields=["ticket", "created_at"], name="comment_ticket_created")]
+        indexes = [
+            models.Index(fields=["ticket", "created_at"], name="comment_ticket_created"),
+            # time-spent figures over a date range: only the replies that recorded minutes
+            models.Index(
+                fields=["created_at", "author"],
+                name="comment_time_spent",
+                condition=Q(time_spent_minutes__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.ticket_id}: {self.body[:40]}"
@@ -504,6 +519,19 @@ class Event(models.Model):
         FOLLOW_UP = "follow_up", _("Seguimiento")
         TAGS = "tags", _("Etiquetas")
         CUSTOM_FIELD = "custom_field", _("Campo")
+        LINKED = "linked", _("Vínculo añadido")
+        UNLINKED = "unlinked", _("Vínculo quitado")
+
+    class Via(models.TextChoices):
+        """Where the change came from (tickets.audit sets it per request, task or message)."""
+
+        WEB = "web", _("Web")
+        API = "api", _("API")
+        ADMIN = "admin", _("Administración")
+        EMAIL = "email", _("Correo")
+        CHAT = "chat", _("Chat")
+        TASK = "task", _("Tarea programada")
+        SYSTEM = "system", _("Sistema")
 
     ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -514,13 +542,20 @@ class Event(models.Model):
     new_value = models.CharField(_("después"), max_length=200, blank=True)
     internal = models.BooleanField(_("solo agentes"), default=False)
     comment = models.ForeignKey(Comment, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    via = models.CharField(_("origen"), max_length=8, choices=Via.choices, default=Via.SYSTEM)
     created_at = models.DateTimeField(_("cuándo"), auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name = _("evento")
         verbose_name_plural = _("eventos")
-        indexes = [models.Index(fields=["ticket", "created_at"], name="event_ticket_created")]
+        indexes = [
+            models.Index(fields=["ticket", "created_at"], name="event_ticket_created"),
+            # the supervisors' audit log: newest first, optionally by actor or kind
+            models.Index(fields=["-created_at", "-id"], name="event_created"),
+            models.Index(fields=["actor", "-created_at", "-id"], name="event_actor_created"),
+            models.Index(fields=["kind", "-created_at", "-id"], name="event_kind_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.old_value} → {self.new_value}"
@@ -556,6 +591,53 @@ class CustomValue(models.Model):
         if kind == CustomField.Kind.DATE:
             return self.date
         return self.text
+
+
+class TicketLink(models.Model):
+    """A directed link between two tickets: `source` duplicates / blocks / is related to `target`.
+
+    Shown on both sides (the target reads it backwards: "duplicado por", "bloqueado por").
+    A "related" link is stored once with the lower id as source.
+    """
+
+    class Kind(models.TextChoices):
+        DUPLICATES = "duplicates", _("Duplica a")
+        BLOCKS = "blocks", _("Bloquea a")
+        RELATED = "related", _("Relacionado con")
+
+    source = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="links_out")
+    target = models.ForeignKey(
+        Ticket, verbose_name=_("ticket vinculado"), on_delete=models.CASCADE, related_name="links_in"
+    )
+    kind = models.CharField(_("tipo"), max_length=10, choices=Kind.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("creado por"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("creado"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("vínculo entre tickets")
+        verbose_name_plural = _("vínculos entre tickets")
+        indexes = [models.Index(fields=["target", "kind"], name="ticketlink_target")]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target", "kind"], name="ticketlink_unique"),
+            models.CheckConstraint(condition=~Q(source=models.F("target")), name="ticketlink_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.kind} {self.target_id}"
+
+    #: how the target reads the link (the source reads `Kind` labels)
+    REVERSE_LABELS = {
+        Kind.DUPLICATES: _("Duplicado por"),
+        Kind.BLOCKS: _("Bloqueado por"),
+        Kind.RELATED: _("Relacionado con"),
+    }
+
+    @classmethod
+    def label(cls, kind: str, *, reverse: bool = False) -> str:
+        return str(cls.REVERSE_LABELS[kind] if reverse else cls.Kind(kind).label)
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, Sum
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.access import get_visible_or_404, is_agent, scope_to_user
@@ -22,6 +23,7 @@ from tickets.models import (
     Status,
     Tag,
     Ticket,
+    TicketLink,
 )
 from tickets.tags import normalize_tag
 
@@ -196,3 +198,74 @@ def tag_names(limit: int = 200) -> list[str]:
 
 def ticket_tags(ticket: Ticket) -> list[str]:
     return list(ticket.tags.order_by("name").values_list("name", flat=True))
+
+
+# --- followers, links, audit ------------------------------------------------------------
+
+
+def followers(ticket: Ticket) -> list[User]:
+    """Who follows the ticket (requester included when they follow it), by name."""
+    return list(ticket.watchers.filter(is_active=True).order_by("first_name", "username"))
+
+
+def possible_follower(ticket: Ticket, user_pk: int) -> User | None:
+    """A user who could follow the ticket (its franchise's people or support staff), else None."""
+    staff = Q(role__in=(User.Role.AGENT, User.Role.SUPERVISOR))
+    return User.objects.filter(staff | Q(franchise_id=ticket.franchise_id), pk=user_pk).first()
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    link: TicketLink
+    label: str
+    other: Ticket
+
+
+def ticket_links(ticket: Ticket, user: User) -> list[LinkRow]:
+    """Both directions of the ticket's links, read from its side ("Bloqueado por T-…"), only to
+    tickets the user may see (a franchisee never learns about another franchise's ticket)."""
+    visible = visible_tickets(user).only("id", "subject", "status", "franchise_id")
+    rows = []
+    outgoing = TicketLink.objects.filter(source=ticket, target__in=visible).select_related("target")
+    incoming = TicketLink.objects.filter(target=ticket, source__in=visible).select_related("source")
+    for link in outgoing.only("id", "kind", "target__id", "target__subject", "target__status"):
+        rows.append(LinkRow(link, TicketLink.label(link.kind), link.target))
+    for link in incoming.only("id", "kind", "source__id", "source__subject", "source__status"):
+        rows.append(LinkRow(link, TicketLink.label(link.kind, reverse=True), link.source))
+    return sorted(rows, key=lambda row: (row.label, row.other.pk))
+
+
+def link_for(user: User, ticket: Ticket, pk: int) -> TicketLink:
+    """A link of `ticket` (either side) whose other ticket the user may see; 404 otherwise."""
+    visible = visible_tickets(user)
+    link = (
+        TicketLink.objects.filter(pk=pk)
+        .filter(Q(source=ticket, target__in=visible) | Q(target=ticket, source__in=visible))
+        .first()
+    )
+    if link is None:
+        raise Http404
+    return link
+
+
+def linkable_ticket(user: User, number: str) -> Ticket:
+    """The ticket an agent names by number (T-000123, #123 or 123) to link; 404 if unknown."""
+    pk = parse_id((number or "").strip().upper().removeprefix("T-").lstrip("#"))
+    if pk is None:
+        raise Http404
+    return get_visible_or_404(Ticket.objects.all(), user, pk=pk)
+
+
+def time_spent_by_agent(ticket: Ticket) -> list[tuple[str, int]]:
+    """Minutes each agent recorded on the ticket, most first (one grouped query)."""
+    rows = (
+        Comment.objects.filter(ticket=ticket, time_spent_minutes__isnull=False)
+        .values("author__first_name", "author__last_name", "author__username")
+        .annotate(minutes=Sum("time_spent_minutes"))
+        .order_by("-minutes")
+    )
+    names = []
+    for row in rows:
+        full = f"{row['author__first_name']} {row['author__last_name']}".strip()
+        names.append((full or row["author__username"] or "—", row["minutes"]))
+    return names

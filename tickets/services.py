@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,7 +21,7 @@ from notifications.services import notify_many
 from support_portal import throttle
 from support_portal.stored_text import StoredText, choice, render, stored
 from support_portal.text import INVISIBLE_MESSAGE, has_visible_text
-from tickets import assignment, sla
+from tickets import assignment, audit, sla
 from tickets import custom_fields as cf
 from tickets.attachments import SERVE_AS, extension_of, safe_display_name, storage_name, validate_uploads
 from tickets.models import (
@@ -28,6 +29,7 @@ from tickets.models import (
     COMMENT_MAX,
     DESCRIPTION_MAX,
     SUBJECT_MAX,
+    TIME_SPENT_MAX,
     Attachment,
     Category,
     Comment,
@@ -39,6 +41,7 @@ from tickets.models import (
     Status,
     Tag,
     Ticket,
+    TicketLink,
     watcher_outsiders,
 )
 from tickets.tags import check_count, parse_tags
@@ -52,6 +55,7 @@ class TicketError(Exception):
 
 
 def _event(ticket: Ticket, actor: User | None, kind: str, old: str = "", new: str = "", **extra) -> Event:
+    extra.setdefault("via", audit.current())
     event = Event.objects.create(
         ticket=ticket, actor=actor, kind=kind, old_value=str(old)[:200], new_value=str(new)[:200], **extra
     )
@@ -220,7 +224,7 @@ def create_ticket(
             _("Has abierto demasiados tickets en poco tiempo: espera unos minutos y vuelve a enviarlo."),
         )
 
-    with transaction.atomic():
+    with audit.default("chat" if source == Source.CHAT else "system"), transaction.atomic():
         ticket = Ticket(
             franchise=franchise,
             requester=requester,
@@ -299,17 +303,26 @@ def sla_fields() -> list[str]:
 
 
 def add_comment(
-    *, ticket: Ticket, actor: User, body: str, internal: bool = False, attachments: Iterable[UploadedFile] = ()
+    *,
+    ticket: Ticket,
+    actor: User,
+    body: str,
+    internal: bool = False,
+    attachments: Iterable[UploadedFile] = (),
+    time_spent_minutes: int | None = None,
 ) -> Comment:
     """A public reply or (agents only) an internal note, with optional files.
 
     An agent's first public reply is the first response; a franchisee's reply to a ticket
     pending on them, or resolved within TICKETS_REOPEN_DAYS, reopens it (and restarts the SLA
     clock); a later reply stays on the resolved ticket, which then closes by itself.
+    `time_spent_minutes` (agents, 1–TIME_SPENT_MAX) is recorded on the reply and added to the
+    ticket's total.
     """
     _require_visible(ticket, actor)
     internal = bool(internal) and is_agent(actor)
     body = _check_text(body, field="body", max_length=COMMENT_MAX)
+    minutes = check_time_spent(time_spent_minutes, actor)
     uploads = list(attachments)
     validate_uploads(uploads)
     throttle.enforce(
@@ -321,11 +334,16 @@ def add_comment(
         ticket = _locked(ticket)
         if ticket.status == Status.CLOSED and not internal:
             raise TicketError(_("El ticket está cerrado: abre uno nuevo si el problema persiste."))
-        comment = Comment.objects.create(ticket=ticket, author=actor, body=body, internal=internal)
+        comment = Comment.objects.create(
+            ticket=ticket, author=actor, body=body, internal=internal, time_spent_minutes=minutes
+        )
         _event(ticket, actor, Event.Kind.NOTE if internal else Event.Kind.COMMENTED, comment=comment, internal=internal)
         _store_attachments(ticket, uploads, actor, comment)
         now = timezone.now()
         fields = ["updated_at"]
+        if minutes:
+            ticket.time_spent_minutes += minutes
+            fields.append("time_spent_minutes")
         if is_agent(actor) and not internal:
             if ticket.first_response_at is None:
                 ticket.first_response_at = now
@@ -364,6 +382,23 @@ def add_comment(
                 body=body[:300],
             )
     return comment
+
+
+def check_time_spent(value, actor: User) -> int | None:
+    """Minutes recorded on a reply: agents only, a whole number from 1 to TIME_SPENT_MAX (empty/0: none)."""
+    if value in (None, "", 0, "0"):
+        return None
+    if not is_agent(actor):
+        raise ValidationError({"time_spent_minutes": _("Solo el equipo de soporte registra tiempo dedicado.")})
+    try:
+        minutes = int(value)
+    except (TypeError, ValueError):
+        minutes = -1
+    if not 0 < minutes <= TIME_SPENT_MAX:
+        raise ValidationError(
+            {"time_spent_minutes": _("El tiempo dedicado va de 1 a %(n)d minutos.") % {"n": TIME_SPENT_MAX}}
+        )
+    return minutes
 
 
 # --- status ------------------------------------------------------------------
@@ -755,6 +790,134 @@ def remove_tag(*, ticket: Ticket, actor: User, tag: str) -> Ticket:
     return set_tags(ticket=ticket, actor=actor, tags=[t for t in current if t not in name])
 
 
+# --- followers (the ticket page) ------------------------------------------------------
+
+
+def follower_candidates(ticket: Ticket, actor: User, *, include_followers: bool = False):
+    """Who `actor` may add as a follower of `ticket`: active colleagues of its franchise (the
+    requester and agents), and other support staff (agents only); never someone of another franchise.
+    Those who already follow it are left out unless `include_followers`."""
+    if not can_add_followers(ticket, actor):
+        return User.objects.none()
+    allowed = Q(franchise_id=ticket.franchise_id, role=User.Role.FRANCHISEE)
+    if is_agent(actor):
+        allowed |= Q(role__in=(User.Role.AGENT, User.Role.SUPERVISOR))
+    users = User.objects.filter(allowed, is_active=True)
+    if not include_followers:
+        users = users.exclude(watched_tickets=ticket)
+    return users.order_by("username")
+
+
+def can_add_followers(ticket: Ticket, actor: User) -> bool:
+    if not can_see_franchise(actor, ticket.franchise_id):
+        return False
+    return is_agent(actor) or (is_franchisee(actor) and ticket.requester_id == actor.pk)
+
+
+def can_remove_follower(ticket: Ticket, actor: User, follower: User) -> bool:
+    """Agents and the requester remove anyone; every follower may stop following."""
+    return can_add_followers(ticket, actor) or (
+        follower.pk == actor.pk and can_see_franchise(actor, ticket.franchise_id)
+    )
+
+
+def add_follower(*, ticket: Ticket, actor: User, follower: User) -> Ticket:
+    """The requester adds a colleague of the franchise; agents also add support staff.
+
+    Someone of another franchise (or staff, added by a franchisee) is a ValidationError; the
+    follower is told and receives the ticket's public updates from now on (never internal notes).
+    """
+    _require_visible(ticket, actor)
+    if not can_add_followers(ticket, actor):
+        raise TicketError(_("Solo el solicitante y el equipo de soporte añaden seguidores."))
+    if not follower_candidates(ticket, actor, include_followers=True).filter(pk=follower.pk).exists():
+        raise ValidationError({"follower": _("Esa persona no puede seguir este ticket.")})
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        if ticket.watchers.filter(pk=follower.pk).exists():
+            return ticket
+        ticket.watchers.add(follower)  # the m2m guard refuses another franchise's user, whatever the caller
+        staff = is_agent(follower)
+        _event(ticket, actor, Event.Kind.WATCHERS, new=follower.display_name, internal=staff)
+        ticket.save(update_fields=["updated_at"])
+        if follower.pk != actor.pk:
+            _tell(
+                [follower],
+                kind=kinds.TICKET_STATUS,
+                ticket=ticket,
+                actor=actor,
+                title=stored("%(who)s te ha añadido como seguidor de %(n)s", who=actor.display_name, n=ticket.number),
+                body=ticket.subject,
+            )
+    return ticket
+
+
+def remove_follower(*, ticket: Ticket, actor: User, follower: User) -> Ticket:
+    """Stop `follower` following the ticket (agents, the requester, or the follower themselves)."""
+    _require_visible(ticket, actor)
+    if not can_remove_follower(ticket, actor, follower):
+        raise TicketError(_("No puedes quitar a ese seguidor."))
+    with transaction.atomic():
+        ticket = _locked(ticket)
+        if not ticket.watchers.filter(pk=follower.pk).exists():
+            return ticket
+        ticket.watchers.remove(follower)
+        _event(ticket, actor, Event.Kind.WATCHERS, old=follower.display_name, internal=is_agent(follower))
+        ticket.save(update_fields=["updated_at"])
+    return ticket
+
+
+# --- links ------------------------------------------------------------------------
+
+
+def _link_code(kind: str, other: Ticket, *, reverse: bool = False) -> str:
+    """Stored in the event as `kind:T-000123` (`~kind` read from the target), shown translated."""
+    return f"{'~' if reverse else ''}{kind}:{other.number}"
+
+
+def link_tickets(*, ticket: Ticket, actor: User, kind: str, other: Ticket) -> TicketLink:
+    """Agents: `ticket` duplicates / blocks / is related to `other` (shown on both tickets).
+
+    A timeline event on each side; internal when the tickets are of different franchises, so a
+    franchisee never reads the number of another franchise's ticket.
+    """
+    _require_agent(actor)
+    if kind not in TicketLink.Kind.values:
+        raise ValidationError({"kind": _("Tipo de vínculo no válido.")})
+    if ticket.pk == other.pk:
+        raise TicketError(_("Un ticket no se vincula consigo mismo."))
+    source, target = (ticket, other)
+    if kind == TicketLink.Kind.RELATED and source.pk > target.pk:
+        source, target = target, source  # symmetric: stored once
+    with transaction.atomic():
+        first, second = sorted([source.pk, target.pk])
+        locked = {t.pk: t for t in Ticket.objects.select_for_update().filter(pk__in=[first, second]).order_by("pk")}
+        source, target = locked[source.pk], locked[target.pk]
+        if TicketLink.objects.filter(source=source, target=target, kind=kind).exists():
+            raise TicketError(_("Esos tickets ya están vinculados así."))
+        if kind != TicketLink.Kind.RELATED and TicketLink.objects.filter(source=target, target=source, kind=kind):
+            raise TicketError(_("El otro ticket ya está vinculado así con este: el vínculo sería circular."))
+        link = TicketLink.objects.create(source=source, target=target, kind=kind, created_by=actor)
+        internal = source.franchise_id != target.franchise_id
+        _event(source, actor, Event.Kind.LINKED, new=_link_code(kind, target), internal=internal)
+        _event(target, actor, Event.Kind.LINKED, new=_link_code(kind, source, reverse=True), internal=internal)
+        for side in (source, target):
+            side.save(update_fields=["updated_at"])
+    return link
+
+
+def unlink_tickets(*, link: TicketLink, actor: User) -> None:
+    """Agents remove a link; an event on both tickets."""
+    _require_agent(actor)
+    with transaction.atomic():
+        link = TicketLink.objects.select_related("source", "target").select_for_update(of=("self",)).get(pk=link.pk)
+        source, target, kind = link.source, link.target, link.kind
+        link.delete()
+        internal = source.franchise_id != target.franchise_id
+        _event(source, actor, Event.Kind.UNLINKED, old=_link_code(kind, target), internal=internal)
+        _event(target, actor, Event.Kind.UNLINKED, old=_link_code(kind, source, reverse=True), internal=internal)
+
+
 # --- satisfaction -------------------------------------------------------------
 
 
@@ -815,6 +978,8 @@ def merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
         if target.status == Status.CLOSED:
             raise TicketError(_("No se puede fusionar en un ticket cerrado."))
         Comment.objects.filter(ticket=source).update(ticket=target)
+        target.time_spent_minutes += source.time_spent_minutes  # the moved replies' minutes
+        source.time_spent_minutes = 0
         Attachment.objects.filter(ticket=source).update(ticket=target)
         Event.objects.filter(ticket=source, comment__isnull=False).update(ticket=target)
         watchers = set(source.watchers.values_list("pk", flat=True))
@@ -838,10 +1003,10 @@ def merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
             stored("%(a)s se ha unido a %(b)s: seguimos allí", a=source.number, b=target.number),
         )
         source.merged_into = target
-        fields = ["merged_into", "updated_at"]
+        fields = ["merged_into", "time_spent_minutes", "updated_at"]
         _transition(source, actor, Status.CLOSED, timezone.now(), fields)
         source.save(update_fields=sorted(set(fields)))
-        target.save(update_fields=["updated_at"])
+        target.save(update_fields=["time_spent_minutes", "updated_at"])
     return target
 
 

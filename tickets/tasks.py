@@ -2,16 +2,18 @@
 
 from celery import shared_task
 
-from tickets import services
+from tickets import audit, services
 
 
 @shared_task
 def sla_escalate() -> dict[str, int]:
     """Mark tickets at risk / breached and notify assignee and supervisors (idempotent)."""
-    return services.escalate_sla()
+    with audit.via("task"):
+        return services.escalate_sla()
 
 
 @shared_task
 def auto_close_resolved() -> int:
     """Close tickets resolved longer than TICKETS_AUTO_CLOSE_DAYS ago."""
-    return services.auto_close_resolved()
+    with audit.via("task"):
+        return services.auto_close_resolved()

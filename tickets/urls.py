@@ -26,6 +26,10 @@ urlpatterns = [
     path("<id:pk>/merge/", views.ticket_merge, name="merge"),
     path("<id:pk>/tags/", views.ticket_tags, name="tags"),
     path("<id:pk>/fields/", views.ticket_custom_fields, name="custom_fields"),
+    path("<id:pk>/links/", views.ticket_link, name="link"),
+    path("<id:pk>/links/<id:link_pk>/remove/", views.ticket_unlink, name="unlink"),
+    path("<id:pk>/followers/", views.ticket_follower_add, name="follower_add"),
+    path("<id:pk>/followers/<id:user_pk>/remove/", views.ticket_follower_remove, name="follower_remove"),
     path("<id:pk>/draft-article/", views.ticket_draft_article, name="draft_article"),
     path("<id:pk>/attachments/<id:attachment_pk>/", views.attachment_download, name="attachment"),
 ]

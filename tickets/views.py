@@ -24,7 +24,7 @@ from tickets import figures, selectors, services
 from tickets.forms import BulkForm, CommentForm, RateForm, TicketForm
 from tickets.ids import parse_id
 from tickets.markdown import render_markdown
-from tickets.models import TRANSITIONS, Priority, SlaState, Status, Ticket
+from tickets.models import TRANSITIONS, Priority, SlaState, Status, Ticket, TicketLink
 from tickets.pagination import Page, page_of
 
 PAGE_SIZE = 25
@@ -153,6 +153,10 @@ def _detail_context(request: HttpRequest, ticket: Ticket, comment_form: CommentF
         "can_rate": is_franchisee(user) and ticket.status in (Status.RESOLVED, Status.CLOSED) and ticket.resolved_at,
         "rate_form": RateForm(initial={"rating": ticket.rating, "comment": ticket.rating_comment}),
         "custom_values": cf.values_of(ticket),
+        "followers": selectors.followers(ticket),
+        "follower_candidates": list(services.follower_candidates(ticket, user)[:200]),
+        "can_remove_followers": services.can_add_followers(ticket, user),
+        "links": selectors.ticket_links(ticket, user),
     }
     if agent:
         context.update(
@@ -165,6 +169,8 @@ def _detail_context(request: HttpRequest, ticket: Ticket, comment_form: CommentF
                 "can_reassign": ticket.assignee_id in (None, user.pk) or is_supervisor(user),
                 "tags": selectors.ticket_tags(ticket),
                 "tag_names": selectors.tag_names(),
+                "link_kinds": TicketLink.Kind.choices,
+                "time_spent": selectors.time_spent_by_agent(ticket) if ticket.time_spent_minutes else [],
             }
         )
     return context
@@ -194,6 +200,8 @@ def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
             "internal": form.cleaned_data["internal"] and is_agent(request.user),
             "attachments": form.cleaned_data["files"],
         }
+        if is_agent(request.user):
+            reply["time_spent_minutes"] = form.cleaned_data.get("time_spent_minutes")
         try:
             if is_agent(request.user) and (macro_pk := _int(request.POST.get("macro"))):
                 # a reply that used a macro: its ticket actions and usage count, same transaction
@@ -350,6 +358,58 @@ def _custom_fields(request: HttpRequest, ticket: Ticket) -> Ticket:
 
 
 ticket_custom_fields = _agent_action("ticket_custom_fields", _("Campos actualizados."), _custom_fields)
+
+
+def _link(request: HttpRequest, ticket: Ticket) -> object:
+    other = selectors.linkable_ticket(request.user, request.POST.get("other", ""))
+    return services.link_tickets(ticket=ticket, actor=request.user, kind=request.POST.get("kind", ""), other=other)
+
+
+ticket_link = _agent_action("ticket_link", _("Tickets vinculados."), _link)
+
+
+@agent_required
+@require_POST
+def ticket_unlink(request: HttpRequest, pk: int, link_pk: int) -> HttpResponse:
+    ticket = selectors.ticket_for(request.user, pk)
+    link = selectors.link_for(request.user, ticket, link_pk)
+    return _act(request, ticket, lambda: services.unlink_tickets(link=link, actor=request.user), _("Vínculo quitado."))
+
+
+# --- followers (the requester and agents) -------------------------------------------------
+
+
+@require_POST
+def ticket_follower_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add a follower chosen among the candidates the user may add (anyone else: 404)."""
+    ticket = selectors.ticket_for(request.user, pk)
+    follower_pk = _int(request.POST.get("follower"))
+    candidates = services.follower_candidates(ticket, request.user, include_followers=True)
+    follower = candidates.filter(pk=follower_pk).first() if follower_pk else None
+    if follower is None:
+        raise Http404
+    return _act(
+        request,
+        ticket,
+        lambda: services.add_follower(ticket=ticket, actor=request.user, follower=follower),
+        _("%(who)s sigue el ticket.") % {"who": follower.display_name},
+    )
+
+
+@require_POST
+def ticket_follower_remove(request: HttpRequest, pk: int, user_pk: int) -> HttpResponse:
+    """Remove a follower (idempotent); someone who could not follow this ticket, or whom the user
+    may not remove, is a 404."""
+    ticket = selectors.ticket_for(request.user, pk)
+    follower = selectors.possible_follower(ticket, user_pk)
+    if follower is None or not services.can_remove_follower(ticket, request.user, follower):
+        raise Http404
+    return _act(
+        request,
+        ticket,
+        lambda: services.remove_follower(ticket=ticket, actor=request.user, follower=follower),
+        _("%(who)s ya no sigue el ticket.") % {"who": follower.display_name},
+    )
 
 
 @agent_required

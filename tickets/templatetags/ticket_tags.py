@@ -4,7 +4,7 @@ from django import template
 from django.utils.safestring import SafeString
 
 from tickets.markdown import render_markdown
-from tickets.models import Priority, SlaState, Status
+from tickets.models import Priority, SlaState, Status, TicketLink
 
 #: timeline events that store a choice code, shown with its label in the reader's language
 CODED_EVENTS = {
@@ -39,9 +39,24 @@ def human_duration(value) -> str:
     return f"{mins} min"
 
 
+@register.filter(name="minutes_duration")
+def minutes_duration(minutes) -> str:
+    """Recorded minutes as «1 h 30 min» or «45 min»."""
+    if not minutes:
+        return "0 min"
+    hours, mins = divmod(int(minutes), 60)
+    return f"{hours} h {mins} min" if hours else f"{mins} min"
+
+
 @register.filter(name="event_value")
 def event_value(value: str, kind: str) -> str:
     """The label of a status / priority / SLA code stored in a timeline event (other values as they are)."""
+    if kind in ("linked", "unlinked") and ":" in value:
+        code, number = value.split(":", 1)
+        reverse = code.startswith("~")
+        if code.lstrip("~") in TicketLink.Kind.values:
+            return f"{TicketLink.label(code.lstrip('~'), reverse=reverse)} {number}"
+        return value
     choices = CODED_EVENTS.get(kind)
     if choices is None or value not in choices.values:
         return value

@@ -2,12 +2,13 @@
 
 from django.core.management.base import BaseCommand
 
-from tickets import services
+from tickets import audit, services
 
 
 class Command(BaseCommand):
     help = "Cierra los tickets resueltos hace más de TICKETS_AUTO_CLOSE_DAYS días."
 
     def handle(self, *args, **options) -> None:
-        closed = services.auto_close_resolved()
+        with audit.via("task"):
+            closed = services.auto_close_resolved()
         self.stdout.write(f"closed={closed}")

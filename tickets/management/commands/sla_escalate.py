@@ -2,12 +2,13 @@
 
 from django.core.management.base import BaseCommand
 
-from tickets import services
+from tickets import audit, services
 
 
 class Command(BaseCommand):
     help = "Marca los tickets en riesgo o con el SLA incumplido y avisa (idempotente)."
 
     def handle(self, *args, **options) -> None:
-        counts = services.escalate_sla()
+        with audit.via("task"):
+            counts = services.escalate_sla()
         self.stdout.write(f"at_risk={counts['at_risk']} breached={counts['breached']}")
