@@ -81,10 +81,27 @@ def message_frame(message: Message) -> dict:
         "created": message.created_at.isoformat(),
         "author": person(message.author),
         "kind": message.kind,
+        "attachment": attachment_frame(message),
     }
     if message.body_text:
         frame["text"] = message.body_text
     return frame
+
+
+def attachment_frame(message: Message) -> dict | None:
+    """The file a message carries (chat.attachments), or None: read without a query when the
+    message has none (`attachment_id`), and selected with the message by chat.selectors.history."""
+    if message.attachment_id is None:
+        return None
+    attachment = message.attachment
+    return {
+        "id": attachment.pk,
+        "name": attachment.original_name,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "url": attachment.get_absolute_url(),
+        "thumbnail": attachment.get_thumbnail_url(),
+    }
 
 
 def localize(frame: dict, language: str) -> dict:

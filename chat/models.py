@@ -1,5 +1,7 @@
 """Live chat: conversations between a franchisee and an agent, their messages and read markers."""
 
+from __future__ import annotations
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -98,6 +100,46 @@ class Conversation(models.Model):
         return self.status != self.Status.CLOSED
 
 
+def attachment_path(instance: Attachment, filename: str) -> str:
+    """Storage name: never the user's file name (that is kept in `original_name`)."""
+    return f"chat/{instance.conversation_id}/{filename}"
+
+
+class Attachment(models.Model):
+    """A file (image or PDF) sent in a chat message; images get a thumbnail (chat.attachments)."""
+
+    conversation = models.ForeignKey(
+        Conversation, verbose_name=_("conversación"), on_delete=models.CASCADE, related_name="attachments"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("subido por"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    file = models.FileField(_("fichero"), upload_to=attachment_path, max_length=255)
+    thumbnail = models.FileField(_("miniatura"), upload_to=attachment_path, max_length=255, blank=True)
+    original_name = models.CharField(_("nombre"), max_length=150)
+    content_type = models.CharField(_("tipo"), max_length=100)
+    size = models.PositiveIntegerField(_("tamaño"))
+    created_at = models.DateTimeField(_("subido"), default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("adjunto del chat")
+        verbose_name_plural = _("adjuntos del chat")
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    def get_absolute_url(self) -> str:
+        return f"/chat/{self.conversation_id}/attachments/{self.pk}/"
+
+    def get_thumbnail_url(self) -> str | None:
+        return f"/chat/{self.conversation_id}/attachments/{self.pk}/thumbnail/" if self.thumbnail else None
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
 class Message(models.Model):
     class Kind(models.TextChoices):
         USER = "user", _("Usuario")
@@ -122,6 +164,14 @@ class Message(models.Model):
     # Chosen by the sending client; a retry with the same id returns the stored message.
     client_id = models.CharField(_("id del cliente"), max_length=CLIENT_ID_MAX, blank=True)
     created_at = models.DateTimeField(_("enviado"), default=timezone.now)
+    attachment = models.OneToOneField(
+        Attachment,
+        verbose_name=_("adjunto"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="message",
+    )
 
     class Meta:
         ordering = ["id"]

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.access import get_visible_or_404, is_agent, is_franchisee, scope_to_user
 from accounts.models import User
 from chat import presence
-from chat.models import Conversation, Message, ReadMarker
+from chat.models import Attachment, Conversation, Message, ReadMarker
 from support_portal.times import format_datetime, time_zone_of
 
 if TYPE_CHECKING:
@@ -64,13 +66,17 @@ def active_for_agent(user: User) -> QuerySet[Conversation]:
 
 def history(conversation_id: int, after: int = 0) -> QuerySet[Message]:
     """Messages with id > after, in order (ids grow with time)."""
-    return Message.objects.filter(conversation_id=conversation_id, id__gt=after).select_related("author").order_by("id")
+    return (
+        Message.objects.filter(conversation_id=conversation_id, id__gt=after)
+        .select_related("author", "attachment")
+        .order_by("id")
+    )
 
 
 def find_by_client_id(conversation_id: int, author_id: int, client_id: str) -> Message | None:
     return (
         Message.objects.filter(conversation_id=conversation_id, author_id=author_id, client_id=client_id)
-        .select_related("author")
+        .select_related("author", "attachment")
         .order_by()
         .first()
     )
@@ -155,3 +161,12 @@ def can_post(user: User, conversation: Conversation) -> bool:
             user.pk == conversation.agent_id or user.role == User.Role.SUPERVISOR
         )
     return False
+
+
+def attachment_for(user: User, conversation_id: int, attachment_id: int) -> Attachment:
+    """A file of a conversation, for its franchisee and agents only (Http404 for anyone else,
+    also a colleague of the same franchise: chat files are the conversation's participants')."""
+    conversation = get_conversation(user, conversation_id)
+    if not (is_agent(user) or user.pk == conversation.franchisee_id):
+        raise Http404
+    return get_object_or_404(Attachment, pk=attachment_id, conversation=conversation, message__isnull=False)

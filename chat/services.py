@@ -16,7 +16,7 @@ from accounts.models import User
 from api import events as webhook_events
 from chat import limits, presence, selectors
 from chat.frames import conversation_frame, conversation_group, message_frame, queue_frame, read_frame
-from chat.models import BODY_MAX, CLIENT_ID_MAX, TOPIC_MAX, Conversation, Message, ReadMarker
+from chat.models import BODY_MAX, CLIENT_ID_MAX, TOPIC_MAX, Attachment, Conversation, Message, ReadMarker
 from notifications.kinds import CHAT_ACCEPTED, CHAT_MESSAGE
 from notifications.models import Notification
 from notifications.services import notify, push_to_agents, push_to_group
@@ -286,7 +286,13 @@ def close_inactive_conversations(*, now=None) -> int:
 
 
 def post_message(
-    *, conversation_id: int, author: User, body: str, client_id: str, broadcast: bool = True
+    *,
+    conversation_id: int,
+    author: User,
+    body: str,
+    client_id: str,
+    broadcast: bool = True,
+    attachment: Attachment | None = None,
 ) -> tuple[Message, bool]:
     """Store a message, then broadcast it. Returns (message, created).
 
@@ -324,7 +330,9 @@ def post_message(
         raise refusal
     try:
         with transaction.atomic():
-            message = Message.objects.create(conversation=conversation, author=author, body=body, client_id=client_id)
+            message = Message.objects.create(
+                conversation=conversation, author=author, body=body, client_id=client_id, attachment=attachment
+            )
             if message.created_at - conversation.last_activity_at > ACTIVITY_RESOLUTION:
                 Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=message.created_at)
             if broadcast:
@@ -427,6 +435,8 @@ def conversation_to_ticket(*, conversation_id: int, actor: User) -> Ticket:
     A waiting conversation leaves the queue (the ticket takes over); an active one stays open.
     Asking twice returns the ticket already linked.
     """
+    from chat import attachments as chat_attachments
+    from tickets.attachments import MAX_FILES
     from tickets.services import create_ticket
 
     conversation = _visible_locked(actor, conversation_id)
@@ -440,14 +450,21 @@ def conversation_to_ticket(*, conversation_id: int, actor: User) -> Ticket:
             "id": conversation.pk,
             "transcript": selectors.transcript(conversation, reader),
         }
-    ticket = create_ticket(
-        actor=actor,
-        subject=conversation.topic,
-        description=description[:20_000],
-        franchise=conversation.franchise,
-        requester=conversation.franchisee,
-        source="chat",
-    )
+    files = chat_attachments.as_ticket_files(conversation)
+    try:
+        ticket = create_ticket(
+            actor=actor,
+            subject=conversation.topic,
+            description=description[:20_000],
+            franchise=conversation.franchise,
+            requester=conversation.franchisee,
+            source="chat",
+            attachments=files[:MAX_FILES],
+        )
+        chat_attachments.add_remaining_to_ticket(ticket, actor, conversation, files[MAX_FILES:])
+    finally:
+        for file in files:
+            file.close()
     conversation.ticket = ticket
     _system_message(
         conversation,

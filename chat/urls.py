@@ -15,4 +15,7 @@ urlpatterns: list = [
     path("<id:pk>/rate/", views.rate, name="rate"),
     path("<id:pk>/ticket/", views.to_ticket, name="ticket"),
     path("<id:pk>/draft-article/", views.draft_article, name="draft_article"),
+    path("<id:pk>/attachments/", views.upload_attachment, name="attachments"),
+    path("<id:pk>/attachments/<id:attachment_pk>/", views.attachment_download, name="attachment"),
+    path("<id:pk>/attachments/<id:attachment_pk>/thumbnail/", views.attachment_thumbnail, name="attachment_thumbnail"),
 ]

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import is_agent, is_franchisee
 from accounts.decorators import agent_required
+from chat import attachments as chat_attachments
 from chat import selectors, services
 from chat.forms import RateForm, StartForm, TransferForm
+from chat.frames import message_frame
 from chat.models import Conversation
 from support_portal.idempotency import InFlight, Submission, token_for_form
 
@@ -87,6 +91,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         if agent
         else None,
         "rate_form": RateForm(initial={"rating": conversation.rating, "comment": conversation.rating_comment}),
+        "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
     }
     return render(request, "chat/conversation.html", context)
 
@@ -196,3 +201,65 @@ def draft_article(request: HttpRequest, pk: int) -> HttpResponse:
     messages.success(request, _("Borrador de artículo creado a partir del chat."))
     edit_url = getattr(article, "get_edit_url", None)
     return redirect(edit_url() if edit_url else article.get_absolute_url())
+
+
+# --- attachments (chat.attachments) -----------------------------------------------------------
+
+
+@require_POST
+def upload_attachment(request: HttpRequest, pk: int) -> JsonResponse:
+    """POST `file` (+ `client_id`, optional `body`): a message carrying an image or a PDF.
+    201 with the message frame (also broadcast live); 400 for a refused file or message."""
+    conversation = selectors.get_conversation(request.user, pk)
+    upload = request.FILES.get("file")
+    if upload is None:
+        return JsonResponse({"error": "invalid", "detail": _("Elige un fichero.")}, status=400)
+    try:
+        message, created = chat_attachments.post_attachment(
+            conversation_id=conversation.pk,
+            author=request.user,
+            upload=upload,
+            client_id=request.POST.get("client_id", ""),
+            caption=request.POST.get("body", ""),
+        )
+    except ValidationError as error:
+        return JsonResponse({"error": "invalid", "detail": " ".join(error.messages)}, status=400)
+    except services.RateLimited as error:
+        return JsonResponse({"error": error.code, "detail": error.detail}, status=429)
+    except services.ChatError as error:
+        return JsonResponse({"error": error.code, "detail": error.detail}, status=400)
+    return JsonResponse({"message": message_frame(message)}, status=201 if created else 200)
+
+
+def _serve(handle, attachment, *, as_attachment: bool, content_type: str) -> FileResponse:
+    response = FileResponse(
+        handle, as_attachment=as_attachment, filename=attachment.original_name, content_type=content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_GET
+def attachment_download(request: HttpRequest, pk: int, attachment_pk: int) -> FileResponse:
+    """The file, only for the conversation's franchisee and agents; always as a download."""
+    attachment = selectors.attachment_for(request.user, pk, attachment_pk)
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as error:
+        raise Http404 from error
+    return _serve(handle, attachment, as_attachment=True, content_type=attachment.content_type)
+
+
+@require_GET
+def attachment_thumbnail(request: HttpRequest, pk: int, attachment_pk: int) -> FileResponse:
+    """The thumbnail (a JPEG we made ourselves), shown inline in the conversation."""
+    attachment = selectors.attachment_for(request.user, pk, attachment_pk)
+    if not attachment.thumbnail:
+        raise Http404
+    try:
+        handle = attachment.thumbnail.open("rb")
+    except FileNotFoundError as error:
+        raise Http404 from error
+    return _serve(handle, attachment, as_attachment=False, content_type="image/jpeg")

@@ -219,6 +219,14 @@ MATRIX: dict[str, list[Rule]] = {
     "/chat/1/rate/": [Rule("/chat/{conversation}/rate/", post=OWNER_POST, data={"rating": "5"})],
     "/chat/1/ticket/": [Rule("/chat/{conversation}/ticket/", post=OWNER_POST)],
     "/chat/1/draft-article/": [Rule("/chat/{conversation}/draft-article/", post=AGENT_ONLY_POST)],
+    # chat files: the conversation's franchisee and agents (uploading needs a `file`: 400 without)
+    "/chat/1/attachments/": [Rule("/chat/{conversation}/attachments/", get="login 405 405 405", post=OWNER_POST)],
+    "/chat/1/attachments/1/": [
+        Rule("/chat/{conversation}/attachments/{chat_attachment}/", get=OWNER_GET, note="always a download")
+    ],
+    "/chat/1/attachments/1/thumbnail/": [
+        Rule("/chat/{conversation}/attachments/{chat_attachment}/thumbnail/", get=OWNER_GET)
+    ],
     # notifications (each user's own)
     "/notifications/": [Rule("/notifications/", get=EVERYONE_GET)],
     "/notifications/latest/": [Rule("/notifications/latest/", get=EVERYONE_GET)],

@@ -85,6 +85,12 @@ def world(db, settings, tmp_path) -> World:
 
     link = link_tickets(ticket=ticket, actor=agent, kind="duplicates", other=other_ticket)
     conversation = chat_services.start_conversation(franchisee=owner, topic="El datáfono no conecta")
+    from chat.attachments import post_attachment
+    from tests.test_chat_attachments import png_file
+
+    chat_file, _created = post_attachment(
+        conversation_id=conversation.pk, author=owner, upload=png_file(), client_id="matrix"
+    )
     article = kb_services.create_article(
         actor=agent, title="Datáfono sin conexión", body="Reinicia el datáfono.", status=Article.Status.PUBLISHED
     )
@@ -103,6 +109,7 @@ def world(db, settings, tmp_path) -> World:
             "attachment": ticket.attachments.first().pk,
             "other_ticket": other_ticket.pk,
             "conversation": conversation.pk,
+            "chat_attachment": chat_file.attachment_id,
             "article": article.slug,
             "draft": draft.slug,
             "revision": article.revisions.order_by("number").first().number,
@@ -122,6 +129,7 @@ MISSING = {
     "ticket": 999_999,
     "attachment": 999_999,
     "conversation": 999_999,
+    "chat_attachment": 999_999,
     "notification": 999_999,
     "article": "no-such-article",
     "draft": "no-such-draft",

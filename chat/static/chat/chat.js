@@ -79,6 +79,44 @@
     });
   }
 
+  function sameOrigin(url) {
+    return typeof url === "string" && /^\/chat\/\d+\/attachments\/\d+\/(thumbnail\/)?$/.test(url);
+  }
+
+  function sizeText(bytes) {
+    if (bytes >= 1048576) { return (bytes / 1048576).toFixed(1) + " MB"; }
+    return Math.max(1, Math.round(bytes / 1024)) + " KB";
+  }
+
+  // A message's file (chat.attachments): the markup of chat/_attachment.html.
+  function attachmentNode(file) {
+    var figure = document.createElement("figure");
+    figure.className = "chat-attachment";
+    if (!sameOrigin(file.url)) { return figure; }
+    if (file.thumbnail && sameOrigin(file.thumbnail)) {
+      var link = document.createElement("a");
+      link.href = file.url;
+      var img = document.createElement("img");
+      img.src = file.thumbnail;
+      img.alt = file.name;
+      img.loading = "lazy";
+      link.appendChild(img);
+      figure.appendChild(link);
+    }
+    var caption = document.createElement("figcaption");
+    var download = document.createElement("a");
+    download.href = file.url;
+    download.setAttribute("download", "");
+    download.textContent = file.name;
+    caption.appendChild(download);
+    var size = document.createElement("small");
+    size.className = "muted";
+    size.textContent = " (" + sizeText(file.size) + ")";
+    caption.appendChild(size);
+    figure.appendChild(caption);
+    return figure;
+  }
+
   function buildItem(frame, pending) {
     var li = document.createElement("li");
     var mine = pending || (frame.author && frame.author.id === userId);
@@ -95,6 +133,7 @@
     p.className = "body";
     appendBody(p, frame.body, frame.kind === "system");
     li.appendChild(p);
+    if (frame.attachment) { li.appendChild(attachmentNode(frame.attachment)); }
     var time = document.createElement("time");
     var created = frame.created ? new Date(frame.created) : new Date();
     time.dateTime = created.toISOString();
