@@ -214,6 +214,7 @@ ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 TICKETS_REOPEN_DAYS = env.int("TICKETS_REOPEN_DAYS", default=7)  # a franchisee may reopen a resolved ticket
 TICKETS_AUTO_CLOSE_DAYS = env.int("TICKETS_AUTO_CLOSE_DAYS", default=7)  # resolved → closed after N days
 TICKETS_AUTO_ASSIGN = env.str("TICKETS_AUTO_ASSIGN", default="least_loaded")  # least_loaded | round_robin | off
+TICKETS_TAB_COUNT_FRESH = env.int("TICKETS_TAB_COUNT_FRESH", default=30)  # s a cached /agent/ tab count is shown
 
 # --- Channels ---------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

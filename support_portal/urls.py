@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("agent/", agent_dashboard, name="agent_dashboard"),
     path("agent/macros/", include("macros.urls")),
+    path("agent/views/", include("tickets.saved_view_urls")),
     path("tickets/", include("tickets.urls")),
     path("kb/", include("knowledge_base.urls")),
     path("chat/", include("chat.urls")),

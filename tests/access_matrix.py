@@ -122,6 +122,21 @@ MATRIX: dict[str, list[Rule]] = {
         Rule("/agent/macros/{macro}/used/", post=AGENT_ONLY_POST, data={"message": ""}),
         Rule("/agent/macros/{foreign_macro}/used/", post="login 404 404 404", data={"message": ""}),
     ],
+    # saved views: agents only; another agent's view (even shared) is not theirs to change
+    "/agent/views/": [Rule("/agent/views/", get=AGENT_ONLY_GET)],
+    "/agent/views/new/": [Rule("/agent/views/new/", post=AGENT_ONLY_POST, data={"name": "Mía", "query": ""})],
+    "/agent/views/1/": [
+        Rule("/agent/views/{saved_view}/", post=AGENT_ONLY_POST, data={"name": "Otra"}),
+        Rule("/agent/views/{foreign_view}/", post="login 404 404 404", data={"name": "Otra"}),
+    ],
+    "/agent/views/1/delete/": [
+        Rule("/agent/views/{saved_view}/delete/", post=AGENT_ONLY_POST),
+        Rule("/agent/views/{foreign_view}/delete/", post="login 404 404 404"),
+    ],
+    "/agent/views/1/move/": [
+        Rule("/agent/views/{saved_view}/move/", post=AGENT_ONLY_POST, data={"direction": "up"}),
+        Rule("/agent/views/{foreign_view}/move/", post="login 404 404 404", data={"direction": "up"}),
+    ],
     # tickets
     "/tickets/": [Rule("/tickets/", get=EVERYONE_GET, note="each sees their own franchise's tickets")],
     "/tickets/new/": [

@@ -99,6 +99,10 @@ def world(db, settings, tmp_path) -> World:
 
     macro = create_macro(actor=agent, name="firma", body="Un saludo, {{agente}}")
     foreign_macro = create_macro(actor=agent2, name="firma-bea", body="Bea")
+    from tickets.services import save_view
+
+    saved_view = save_view(actor=agent, name="Urgentes", query="priority=urgent")
+    foreign_view = save_view(actor=agent2, name="De Bea", query="view=mine", shared=True)
     notification = notify(
         recipient=owner, kind="ticket_status", title="Tu ticket cambió", url=ticket.get_absolute_url()
     )
@@ -121,6 +125,8 @@ def world(db, settings, tmp_path) -> World:
             "owner_id": owner.pk,
             "other_id": other.pk,
             "link": link.pk,
+            "saved_view": saved_view.pk,
+            "foreign_view": foreign_view.pk,
         },
     )
 
@@ -137,6 +143,8 @@ MISSING = {
     "macro": 999_999,
     "foreign_macro": 999_999,
     "link": 999_999,
+    "saved_view": 999_999,
+    "foreign_view": 999_999,
 }
 
 

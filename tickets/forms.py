@@ -159,3 +159,9 @@ class BulkForm(forms.Form):
         super().__init__(*args, **kwargs)
         # ids are checked against the database by the service; accept any integer here
         self.fields["tickets"].valid_value = lambda value: parse_id(str(value)) is not None
+
+
+class SavedViewForm(forms.Form):
+    name = VisibleCharField(label=_("Nombre de la vista"), max_length=60)
+    shared = forms.BooleanField(label=_("Compartir con todos los agentes"), required=False)
+    query = forms.CharField(max_length=1000, required=False, widget=forms.HiddenInput)

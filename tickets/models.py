@@ -680,6 +680,33 @@ class Attachment(models.Model):
         return bool(self.comment_id and self.comment.internal)
 
 
+class SavedView(models.Model):
+    """An agent's named combination of /agent/ filters, shown as a tab (shared: on every agent's)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("agente"), on_delete=models.CASCADE, related_name="saved_views"
+    )
+    name = models.CharField(_("nombre"), max_length=60)
+    shared = models.BooleanField(_("compartida con todos los agentes"), default=False)
+    position = models.PositiveIntegerField(_("orden"), default=0)
+    query = models.CharField(_("filtros"), max_length=1000, blank=True, help_text=_("Parámetros de /agent/."))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("vista guardada")
+        verbose_name_plural = _("vistas guardadas")
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="saved_view_name_per_owner")]
+        indexes = [models.Index(fields=["shared", "owner", "position"], name="saved_view_shared")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return f"{reverse('agent_dashboard')}?saved={self.pk}"
+
+
 class AssignmentCursor(models.Model):
     """Round-robin position: the agent who got the last ticket of a category (key "category:<id>")."""
 

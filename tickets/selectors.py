@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.db.models import Prefetch, Q, QuerySet, Sum
 from django.http import Http404
@@ -19,6 +21,7 @@ from tickets.models import (
     Comment,
     Event,
     Priority,
+    SavedView,
     SlaState,
     Status,
     Tag,
@@ -97,6 +100,12 @@ class DashboardFilters:
     sort: str = "due"  # due | -due | created | -created
     tag: str = ""
     fields: tuple[tuple[int, str], ...] = ()  # custom field id → value (`cf_<id>` parameters)
+    assignee: str = ""  # "" any | "me" | "none" | an agent's id
+
+    @property
+    def per_user(self) -> bool:
+        """Whether the result depends on who asks ("mine", "assigned to me")."""
+        return self.view == "mine" or self.assignee == "me"
 
 
 SORTS = {
@@ -105,13 +114,53 @@ SORTS = {
     "created": ("created_at", "id"),
     "-created": ("-created_at", "-id"),
 }
+QUEUES = ("unassigned", "mine", "open")
+#: The /agent/ parameters a saved view keeps (plus `cf_<id>`).
+FILTER_KEYS = ("view", "status", "priority", "category", "franchise", "assignee", "sla", "q", "tag", "sort")
 
 
-def dashboard_tickets(user: User, filters: DashboardFilters) -> QuerySet[Ticket]:
-    """The agent dashboard list (agents only)."""
+def filters_from_query(get: Mapping[str, str]) -> DashboardFilters:
+    """The dashboard's filters from its query parameters (or a saved view's)."""
+    view = get.get("view", "unassigned")
+    assignee = get.get("assignee", "").strip()
+    if assignee not in ("me", "none") and parse_id(assignee) is None:
+        assignee = ""
+    return DashboardFilters(
+        view=view if view in QUEUES else "unassigned",
+        status=get.get("status", ""),
+        priority=get.get("priority", ""),
+        category=parse_id(get.get("category")),
+        franchise=parse_id(get.get("franchise")),
+        sla=get.get("sla", ""),
+        q=get.get("q", "").strip()[:100],
+        sort=get.get("sort", "due"),
+        tag=get.get("tag", "").strip()[:50],
+        fields=field_filters(get),
+        assignee=assignee,
+    )
+
+
+def field_filters(get: Mapping[str, str]) -> tuple[tuple[int, str], ...]:
+    """`cf_<id>=value` parameters (at most 10), for the custom-field filters."""
+    pairs = []
+    for name in get:
+        value = str(get.get(name, "")).strip()
+        if name.startswith("cf_") and (pk := parse_id(name[3:])) and value:
+            pairs.append((pk, value[:100]))
+    return tuple(sorted(pairs)[:10])
+
+
+def filter_query(get: Mapping[str, str]) -> str:
+    """The filter parameters of a query, normalised (known keys, non-empty, sorted): a view's `query`."""
+    keep = {k: str(get.get(k, "")).strip()[:100] for k in get if k in FILTER_KEYS or k.startswith("cf_")}
+    return urlencode(sorted((k, v) for k, v in keep.items() if v))[:1000]
+
+
+def dashboard_queryset(user: User, filters: DashboardFilters) -> QuerySet[Ticket]:
+    """The dashboard's filtered tickets, unordered and without joins (lists and tab counts build on it)."""
     if not is_agent(user):
         return Ticket.objects.none()
-    queryset = Ticket.objects.select_related("franchise", "assignee", "category").defer(*LIST_DEFER)
+    queryset = Ticket.objects.all()
     if filters.status in Status.values:
         queryset = queryset.filter(status=filters.status)
     else:
@@ -120,6 +169,12 @@ def dashboard_tickets(user: User, filters: DashboardFilters) -> QuerySet[Ticket]
         queryset = queryset.filter(assignee__isnull=True)
     elif filters.view == "mine":
         queryset = queryset.filter(assignee=user)
+    if filters.assignee == "me":
+        queryset = queryset.filter(assignee=user)
+    elif filters.assignee == "none":
+        queryset = queryset.filter(assignee__isnull=True)
+    elif filters.assignee:
+        queryset = queryset.filter(assignee_id=parse_id(filters.assignee))
     if filters.priority in Priority.values:
         queryset = queryset.filter(priority=filters.priority)
     if filters.category:
@@ -129,7 +184,13 @@ def dashboard_tickets(user: User, filters: DashboardFilters) -> QuerySet[Ticket]
     if filters.sla in SlaState.values:
         queryset = queryset.filter(sla_state=filters.sla)
     queryset = custom_fields.filter_tickets(queryset, filters.fields)
-    queryset = with_tags(_tagged(_search(queryset, filters.q), filters.tag))
+    return _tagged(_search(queryset, filters.q), filters.tag)
+
+
+def dashboard_tickets(user: User, filters: DashboardFilters) -> QuerySet[Ticket]:
+    """The agent dashboard list (agents only)."""
+    queryset = dashboard_queryset(user, filters).select_related("franchise", "assignee", "category")
+    queryset = with_tags(queryset.defer(*LIST_DEFER))
     return queryset.order_by(*SORTS.get(filters.sort, SORTS["due"]))
 
 
@@ -269,3 +330,26 @@ def time_spent_by_agent(ticket: Ticket) -> list[tuple[str, int]]:
         full = f"{row['author__first_name']} {row['author__last_name']}".strip()
         names.append((full or row["author__username"] or "—", row["minutes"]))
     return names
+
+
+# --- saved views ---------------------------------------------------------------------------------
+
+
+def saved_views(user: User) -> list[SavedView]:
+    """The tabs of an agent: their own views in their order, then the others' shared ones."""
+    if not is_agent(user):
+        return []
+    views = SavedView.objects.filter(Q(owner=user) | Q(shared=True)).select_related("owner")
+    return sorted(views, key=lambda v: (v.owner_id != user.pk, v.owner_id, v.position, v.pk))
+
+
+def saved_view_for(user: User, pk: int | None) -> SavedView | None:
+    """A view the agent may open (theirs or shared); None otherwise."""
+    if pk is None or not is_agent(user):
+        return None
+    return SavedView.objects.filter(Q(owner=user) | Q(shared=True), pk=pk).first()
+
+
+def own_view(user: User, pk: int) -> SavedView:
+    """A view the agent may change: only their own (404 for anyone else's, shared or not)."""
+    return get_object_or_404(SavedView, pk=pk, owner_id=user.pk)

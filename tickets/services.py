@@ -36,6 +36,7 @@ from tickets.models import (
     CustomValue,
     Event,
     Priority,
+    SavedView,
     SlaState,
     Source,
     Status,
@@ -748,6 +749,77 @@ def set_custom_values(*, ticket: Ticket, actor: User, values: Mapping[str, objec
         if changes:
             ticket.save(update_fields=["updated_at"])
     return ticket
+
+
+# --- saved views (the agent's /agent/ tabs) ---------------------------------------
+
+SAVED_VIEWS_MAX = 30
+
+
+def _view_name(name: str) -> str:
+    return _check_text(name, field="name", max_length=60)
+
+
+def _name_taken(owner: User, name: str, exclude: int | None = None) -> None:
+    if SavedView.objects.filter(owner=owner, name__iexact=name).exclude(pk=exclude).exists():
+        raise ValidationError({"name": _("Ya tienes una vista llamada «%(name)s».") % {"name": name}})
+
+
+def save_view(*, actor: User, name: str, query: str = "", shared: bool = False) -> SavedView:
+    """An agent saves the dashboard's filters (`query`, normalised) as a named tab, last in their order."""
+    from tickets.selectors import filter_query  # a pure function of the parameters
+
+    _require_agent(actor)
+    name = _view_name(name)
+    with transaction.atomic():
+        owner = User.objects.select_for_update().get(pk=actor.pk)  # one position per agent at a time
+        _name_taken(owner, name)
+        mine = SavedView.objects.filter(owner=owner)
+        if mine.count() >= SAVED_VIEWS_MAX:
+            raise ValidationError({"name": _("Como máximo %(n)d vistas por agente.") % {"n": SAVED_VIEWS_MAX}})
+        last = mine.order_by("-position").values_list("position", flat=True).first()
+        from django.http import QueryDict
+
+        return SavedView.objects.create(
+            owner=owner,
+            name=name,
+            shared=bool(shared),
+            query=filter_query(QueryDict(query or "")),
+            position=0 if last is None else last + 1,
+        )
+
+
+def update_view(*, view: SavedView, actor: User, name: str, shared: bool) -> SavedView:
+    """Rename or (un)share one's own view."""
+    if view.owner_id != actor.pk:
+        raise TicketError(_("Solo quien creó la vista puede cambiarla."))
+    name = _view_name(name)
+    with transaction.atomic():
+        _name_taken(actor, name, exclude=view.pk)
+        view.name, view.shared = name, bool(shared)
+        view.save(update_fields=["name", "shared", "updated_at"])
+    return view
+
+
+def delete_view(*, view: SavedView, actor: User) -> None:
+    if view.owner_id != actor.pk:
+        raise TicketError(_("Solo quien creó la vista puede borrarla."))
+    view.delete()
+
+
+def move_view(*, view: SavedView, actor: User, up: bool) -> None:
+    """Swap a view with its neighbour in its owner's order (positions renumbered 0..n-1)."""
+    if view.owner_id != actor.pk:
+        raise TicketError(_("Solo quien creó la vista puede ordenarla."))
+    with transaction.atomic():
+        views = list(SavedView.objects.select_for_update().filter(owner_id=actor.pk).order_by("position", "id"))
+        index = next(i for i, v in enumerate(views) if v.pk == view.pk)
+        other = index - 1 if up else index + 1
+        if 0 <= other < len(views):
+            views[index], views[other] = views[other], views[index]
+        for position, item in enumerate(views):
+            if item.position != position:
+                SavedView.objects.filter(pk=item.pk).update(position=position)
 
 
 # --- tags ----------------------------------------------------------------------

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import is_agent, is_franchisee, is_supervisor
@@ -20,8 +23,8 @@ from support_portal.idempotency import InFlight, Submission, token_for_form
 from support_portal.redirects import safe_next
 from support_portal.throttle import RateLimited
 from tickets import custom_fields as cf
-from tickets import figures, selectors, services
-from tickets.forms import BulkForm, CommentForm, RateForm, TicketForm
+from tickets import figures, selectors, services, tab_counts
+from tickets.forms import BulkForm, CommentForm, RateForm, SavedViewForm, TicketForm
 from tickets.ids import parse_id
 from tickets.markdown import render_markdown
 from tickets.models import TRANSITIONS, Priority, SlaState, Status, Ticket, TicketLink
@@ -464,29 +467,7 @@ def ticket_bulk(request: HttpRequest) -> HttpResponse:
 
 
 def _filters(request: HttpRequest) -> selectors.DashboardFilters:
-    get = request.GET
-    view = get.get("view", "unassigned")
-    return selectors.DashboardFilters(
-        view=view if view in ("unassigned", "mine", "open") else "unassigned",
-        status=get.get("status", ""),
-        priority=get.get("priority", ""),
-        category=_int(get.get("category")),
-        franchise=_int(get.get("franchise")),
-        sla=get.get("sla", ""),
-        q=get.get("q", "").strip()[:100],
-        sort=get.get("sort", "due"),
-        tag=get.get("tag", "").strip()[:50],
-        fields=_field_filters(get),
-    )
-
-
-def _field_filters(get) -> tuple[tuple[int, str], ...]:
-    """`cf_<id>=value` parameters (at most 10), for the custom-field filters."""
-    pairs = []
-    for name, value in get.items():
-        if name.startswith("cf_") and (pk := _int(name[3:])) and value.strip():
-            pairs.append((pk, value.strip()[:100]))
-    return tuple(sorted(pairs)[:10])
+    return selectors.filters_from_query(request.GET)
 
 
 def _field_filter_inputs(filters: selectors.DashboardFilters) -> list[tuple]:
@@ -495,18 +476,53 @@ def _field_filter_inputs(filters: selectors.DashboardFilters) -> list[tuple]:
     return [(f, cf.input_name(f), current.get(f.pk, "")) for f in cf.fields_for(filters.category)]
 
 
+@dataclass(frozen=True)
+class Tab:
+    label: str
+    url: str
+    current: bool
+    count: object
+    view: object = None  # the SavedView of a saved tab
+
+
+QUEUE_LABELS = {"unassigned": _lazy("Sin asignar"), "mine": _lazy("Mis tickets"), "open": _lazy("Todos los abiertos")}
+
+
+def _tabs(request: HttpRequest, filters: selectors.DashboardFilters, current_view) -> list[Tab]:
+    """The queues and the agent's saved views, each with its cached live count."""
+    views = selectors.saved_views(request.user)
+    wanted = {f"queue:{q}": selectors.DashboardFilters(view=q) for q in selectors.QUEUES}
+    wanted |= {f"saved:{v.pk}": selectors.filters_from_query(QueryDict(v.query)) for v in views}
+    counts = tab_counts.tab_counts(request.user, wanted)
+    plain = current_view is None and not selectors.filter_query(
+        {k: v for k, v in request.GET.items() if k not in ("view", "sort", "page")}
+    )
+    tabs = [
+        Tab(str(QUEUE_LABELS[q]), f"?view={q}", plain and filters.view == q, counts[f"queue:{q}"])
+        for q in selectors.QUEUES
+    ]
+    for v in views:
+        current = current_view is not None and current_view.pk == v.pk
+        tabs.append(Tab(v.name, f"?saved={v.pk}", current, counts[f"saved:{v.pk}"], v))
+    return tabs
+
+
 @agent_required
 @require_GET
 def agent_dashboard(request: HttpRequest) -> HttpResponse:
-    """Queues (unassigned, mine, all open) with filters, bulk actions and, for supervisors, team figures."""
-    filters = _filters(request)
+    """Queues and saved views as tabs (live counts), filters, bulk actions and, for supervisors, team figures."""
+    saved = selectors.saved_view_for(request.user, _int(request.GET.get("saved")))
+    source = QueryDict(saved.query) if saved is not None else request.GET
+    filters = selectors.filters_from_query(source)
     page = _page(request, selectors.dashboard_tickets(request.user, filters))
     params = {k: v for k, v in request.GET.items() if k != "page" and v}
     context = {
         "filters": filters,
         "page": page,
         "query": urlencode(params),
-        "query_no_view": urlencode({k: v for k, v in params.items() if k != "view"}),
+        "saved_view": saved,
+        "view_query": saved.query if saved is not None else selectors.filter_query(request.GET),
+        "tabs": _tabs(request, filters, saved),
         "statuses": Status.choices,
         "priorities": Priority.choices,
         "sla_states": SlaState.choices,
@@ -517,7 +533,7 @@ def agent_dashboard(request: HttpRequest) -> HttpResponse:
         "field_filters": _field_filter_inputs(filters),
         "bulk_actions": BulkForm.ACTIONS,
         "figures": figures.cached_team_figures() if is_supervisor(request.user) else None,
-        "views": [("unassigned", _("Sin asignar")), ("mine", _("Mis tickets")), ("open", _("Todos los abiertos"))],
+        "views": [(q, QUEUE_LABELS[q]) for q in selectors.QUEUES],
         "sorts": [
             ("due", _("Vence antes")),
             ("-due", _("Vence después")),
@@ -526,3 +542,68 @@ def agent_dashboard(request: HttpRequest) -> HttpResponse:
         ],
     }
     return render(request, "tickets/agent_dashboard.html", context)
+
+
+# --- saved views ----------------------------------------------------------------------------
+
+
+@agent_required
+@require_GET
+def saved_view_list(request: HttpRequest) -> HttpResponse:
+    """Manage the agent's saved views (rename, share, order, delete); the others' shared ones listed."""
+    views = selectors.saved_views(request.user)
+    own = [v for v in views if v.owner_id == request.user.pk]
+    others = [v for v in views if v.owner_id != request.user.pk]
+    return render(request, "tickets/saved_views.html", {"own": own, "others": others, "form": SavedViewForm()})
+
+
+@agent_required
+@require_POST
+def saved_view_create(request: HttpRequest) -> HttpResponse:
+    """Save the dashboard's current filters (`query`) under a name; then open the new tab."""
+    form = SavedViewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
+        return redirect(safe_next(request, reverse("agent_dashboard")))
+    try:
+        view = services.save_view(actor=request.user, **form.cleaned_data)
+    except ValidationError as exc:
+        messages.error(request, _errors_text(exc))
+        return redirect(safe_next(request, reverse("agent_dashboard")))
+    messages.success(request, _("Vista «%(name)s» guardada.") % {"name": view.name})
+    return redirect(view.get_absolute_url())
+
+
+@agent_required
+@require_POST
+def saved_view_update(request: HttpRequest, pk: int) -> HttpResponse:
+    view = selectors.own_view(request.user, pk)
+    form = SavedViewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
+    else:
+        data = form.cleaned_data
+        try:
+            services.update_view(view=view, actor=request.user, name=data["name"], shared=data["shared"])
+        except ValidationError as exc:
+            messages.error(request, _errors_text(exc))
+        else:
+            messages.success(request, _("Vista actualizada."))
+    return redirect(safe_next(request, reverse("saved_views:list")))
+
+
+@agent_required
+@require_POST
+def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    view = selectors.own_view(request.user, pk)
+    services.delete_view(view=view, actor=request.user)
+    messages.success(request, _("Vista «%(name)s» eliminada.") % {"name": view.name})
+    return redirect(safe_next(request, reverse("saved_views:list")))
+
+
+@agent_required
+@require_POST
+def saved_view_move(request: HttpRequest, pk: int) -> HttpResponse:
+    view = selectors.own_view(request.user, pk)
+    services.move_view(view=view, actor=request.user, up=request.POST.get("direction") == "up")
+    return redirect(safe_next(request, reverse("saved_views:list")))
