@@ -5,8 +5,8 @@ the chat pages, which enforce who may do each (docs/SECURITY.md "Admin")."""
 
 from django.contrib import admin
 
-from accounts.admin_permissions import ReadOnlyAdminMixin
-from chat.models import Conversation, Message
+from accounts.admin_permissions import ReadOnlyAdminMixin, SupervisorWritesMixin
+from chat.models import AgentAvailability, Conversation, Message
 
 
 class MessageInline(admin.TabularInline):
@@ -34,3 +34,24 @@ class ConversationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = ("created_at", "accepted_at", "closed_at", "last_activity_at")
     date_hierarchy = "created_at"
     inlines = [MessageInline]
+
+
+@admin.register(AgentAvailability)
+class AgentAvailabilityAdmin(SupervisorWritesMixin, admin.ModelAdmin):
+    """Supervisors set each agent's chat capacity; the status is the agent's own (/agent/)."""
+
+    list_display = ("agent", "status", "chat_capacity", "changed_at")
+    list_filter = ("status",)
+    list_select_related = ("agent",)
+    search_fields = ("agent__username", "agent__first_name", "agent__last_name")
+    raw_id_fields = ("agent",)
+    readonly_fields = ("status", "changed_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, "agent") if obj is not None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change) -> None:
+        """Through the service: a larger capacity routes waiting chats at once."""
+        from chat.dispatch import set_capacity
+
+        set_capacity(actor=request.user, agent=obj.agent, capacity=obj.chat_capacity)

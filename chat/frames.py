@@ -152,3 +152,19 @@ def queue_entry(conversation: Conversation) -> dict:
 def queue_frame(event: str, conversation: Conversation, waiting: int) -> dict:
     """`queue` frame pushed to every agent on /ws/notifications/ (docs/CHAT.md)."""
     return {"type": "queue", "event": event, "conversation": queue_entry(conversation), "waiting": waiting}
+
+
+def agent_status_frame(row: dict) -> dict:
+    """`agent_status` frame to supervisors on /ws/notifications/: one agent's state and load.
+
+    `state` is what the board shows: `offline` (no socket open) whatever the chosen `status`.
+    """
+    return {
+        "type": "agent_status",
+        "agent": person(row["agent"]),
+        "status": row["status"],
+        "online": row["online"],
+        "state": row["state"],
+        "active": row["active"],
+        "capacity": row["capacity"],
+    }

@@ -213,3 +213,48 @@ class ReadMarker(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}@{self.conversation_id}: {self.last_read_message_id}"
+
+
+class AgentAvailability(models.Model):
+    """An agent's chosen chat status and how many active chats routing may give them.
+
+    Online is not stored here: it is presence (an open socket, chat.presence). An agent without
+    a row is away with the default capacity.
+    """
+
+    class Status(models.TextChoices):
+        AVAILABLE = "available", _("Disponible")
+        AWAY = "away", _("Ausente")
+
+    agent = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("agente"),
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="chat_availability",
+    )
+    status = models.CharField(_("estado"), max_length=10, choices=Status.choices, default=Status.AWAY)
+    chat_capacity = models.PositiveSmallIntegerField(
+        _("capacidad de chats"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text=_("Chats activos a la vez que se le asignan automáticamente (vacío: CHAT_DEFAULT_CAPACITY)."),
+    )
+    changed_at = models.DateTimeField(_("cambiado"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("disponibilidad de agente")
+        verbose_name_plural = _("disponibilidad de agentes")
+        indexes = [models.Index(fields=["status"], name="chat_agent_available")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id}: {self.status}"
+
+    @property
+    def capacity(self) -> int:
+        return self.chat_capacity or default_capacity()
+
+
+def default_capacity() -> int:
+    return int(getattr(settings, "CHAT_DEFAULT_CAPACITY", 3))

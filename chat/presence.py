@@ -11,44 +11,67 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.core.cache import cache
+from django.dispatch import Signal
+
+# Sent (with `user_id`) when an agent's first socket opens / last socket closes, on whichever
+# process saw it: chat.availability routes waiting chats and updates the supervisors' board.
+agent_online = Signal()
+agent_offline = Signal()
+AGENT_PREFIX = "chat:agent-online:"
 
 PRESENCE_TTL = 90
 HEARTBEAT_SECONDS = 30
 
 
 def agent_key(user_id: int) -> str:
-    return f"chat:agent-online:{user_id}"
+    return f"{AGENT_PREFIX}{user_id}"
 
 
 def viewer_key(conversation_id: int, user_id: int) -> str:
     return f"chat:viewing:{conversation_id}:{user_id}"
 
 
-def enter(key: str) -> None:
-    """One more socket holds this key."""
+def _agent_of(key: str) -> int | None:
+    return int(key[len(AGENT_PREFIX) :]) if key.startswith(AGENT_PREFIX) else None
+
+
+def _transition(signal: Signal, key: str) -> None:
+    user_id = _agent_of(key)
+    if user_id is not None:
+        signal.send_robust(sender=None, user_id=user_id)
+
+
+def enter(key: str) -> int:
+    """One more socket holds this key; returns how many do now."""
     cache.add(key, 0, PRESENCE_TTL)
     try:
-        cache.incr(key)
+        count = cache.incr(key)
     except ValueError:  # expired between add and incr
         cache.set(key, 1, PRESENCE_TTL)
+        count = 1
     cache.touch(key, PRESENCE_TTL)
+    if count == 1:
+        _transition(agent_online, key)
+    return count
 
 
-def leave(key: str) -> None:
-    """One socket less; the key disappears with the last one."""
+def leave(key: str) -> int:
+    """One socket less; the key disappears with the last one. Returns how many remain."""
     try:
         remaining = cache.decr(key)
     except ValueError:
-        return
+        return 0
     if remaining <= 0:
         cache.delete(key)
+        _transition(agent_offline, key)
+    return max(remaining, 0)
 
 
 def heartbeat(keys: Iterable[str]) -> None:
     """Keep the keys of a live socket alive (re-created if they expired meanwhile)."""
     for key in keys:
-        if not cache.touch(key, PRESENCE_TTL):
-            cache.add(key, 1, PRESENCE_TTL)
+        if not cache.touch(key, PRESENCE_TTL) and cache.add(key, 1, PRESENCE_TTL):
+            _transition(agent_online, key)
 
 
 def is_viewing(conversation_id: int, user_id: int) -> bool:

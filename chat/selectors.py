@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from accounts.access import get_visible_or_404, is_agent, is_franchisee, scope_to_user
+from accounts.access import get_visible_or_404, is_agent, is_franchisee, is_supervisor, scope_to_user
 from accounts.models import User
 from chat import presence
-from chat.models import Attachment, Conversation, Message, ReadMarker
+from chat.models import AgentAvailability, Attachment, Conversation, Message, ReadMarker
 from support_portal.times import format_datetime, time_zone_of
 
 if TYPE_CHECKING:
@@ -170,3 +174,117 @@ def attachment_for(user: User, conversation_id: int, attachment_id: int) -> Atta
     if not (is_agent(user) or user.pk == conversation.franchisee_id):
         raise Http404
     return get_object_or_404(Attachment, pk=attachment_id, conversation=conversation, message__isnull=False)
+
+
+# --- availability, the supervisors' board, the franchisee's wait -----------------------------
+
+STAFF_ROLES = (User.Role.AGENT, User.Role.SUPERVISOR)
+HANDLE_SAMPLE = 50  # recent closed chats whose handle time feeds the wait estimate
+HANDLE_WINDOW = timedelta(days=7)
+HANDLE_DEFAULT_MINUTES = 5.0  # before any chat has been handled
+
+
+def waiting_ids(limit: int) -> list[int]:
+    """Ids of the oldest waiting conversations (the routing order)."""
+    queue = Conversation.objects.filter(status=Conversation.Status.WAITING).order_by("created_at", "id")
+    return list(queue.values_list("pk", flat=True)[:limit])
+
+
+def supervisor_ids() -> list[int]:
+    return list(User.objects.filter(role=User.Role.SUPERVISOR, is_active=True).values_list("pk", flat=True))
+
+
+def availability_of(user: User) -> AgentAvailability:
+    """The agent's row, or an unsaved default one (away, default capacity)."""
+    row = AgentAvailability.objects.filter(agent=user).first()
+    return row or AgentAvailability(agent=user)
+
+
+def _active_count() -> Coalesce:
+    active = (
+        Conversation.objects.filter(agent=OuterRef("pk"), status=Conversation.Status.ACTIVE)
+        .order_by()
+        .values("agent")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(active, output_field=IntegerField()), 0)
+
+
+def board_rows(agent_ids: list[int] | None = None) -> list[dict]:
+    """Every active agent's (or those of `agent_ids`) chosen status, presence and load:
+    one query and one cache read, whatever the number of agents."""
+    staff = User.objects.filter(role__in=STAFF_ROLES, is_active=True)
+    if agent_ids is not None:
+        staff = staff.filter(pk__in=agent_ids)
+    users = list(
+        staff.select_related("chat_availability").annotate(active=_active_count()).order_by("first_name", "username")
+    )
+    online = presence.online_agent_ids([u.pk for u in users])
+    rows = []
+    for user in users:
+        row = getattr(user, "chat_availability", None) or AgentAvailability(agent=user)
+        is_online = user.pk in online
+        rows.append(
+            {
+                "agent": user,
+                "status": row.status,
+                "online": is_online,
+                "state": row.status if is_online else "offline",
+                "active": user.active,
+                "capacity": row.capacity,
+            }
+        )
+    return rows
+
+
+def agent_board(user: User) -> list[dict]:
+    """The supervisors' board (nobody else sees it)."""
+    return board_rows() if is_supervisor(user) else []
+
+
+def recent_handle_minutes(now=None) -> float:
+    """Mean minutes from accept to close of the last HANDLE_SAMPLE chats of the last 7 days."""
+    since = (now or timezone.now()) - HANDLE_WINDOW
+    spans = (
+        Conversation.objects.filter(status=Conversation.Status.CLOSED, accepted_at__isnull=False, closed_at__gte=since)
+        .order_by("-closed_at")
+        .values_list("accepted_at", "closed_at")[:HANDLE_SAMPLE]
+    )
+    minutes = [(closed - accepted).total_seconds() / 60 for accepted, closed in spans if closed >= accepted]
+    return sum(minutes) / len(minutes) if minutes else HANDLE_DEFAULT_MINUTES
+
+
+def wait_estimate(conversation: Conversation) -> int | None:
+    """About how many minutes until an agent answers this waiting chat, or None (not waiting,
+    or no agent online). Its place in the queue × recent handle time ÷ the chat slots of the
+    agents online (the capacity of the available ones; one per agent online but away)."""
+    if conversation.status != Conversation.Status.WAITING:
+        return None
+    staff = list(User.objects.filter(role__in=STAFF_ROLES, is_active=True).select_related("chat_availability"))
+    online = presence.online_agent_ids([u.pk for u in staff])
+    if not online:
+        return None
+    slots = 0
+    for user in staff:
+        if user.pk not in online:
+            continue
+        row = getattr(user, "chat_availability", None)
+        available = row is not None and row.status == AgentAvailability.Status.AVAILABLE
+        slots += row.capacity if available else 1
+    ahead = Conversation.objects.filter(
+        Q(created_at__lt=conversation.created_at) | Q(created_at=conversation.created_at, pk__lte=conversation.pk),
+        status=Conversation.Status.WAITING,
+    ).count()
+    return max(1, math.ceil(max(ahead, 1) * recent_handle_minutes() / max(slots, 1)))
+
+
+def unanswered_minutes() -> int:
+    return int(getattr(settings, "CHAT_UNANSWERED_MINUTES", 10))
+
+
+def unanswered_ids(now=None, limit: int = 200) -> list[int]:
+    """Waiting conversations older than CHAT_UNANSWERED_MINUTES, oldest first."""
+    cutoff = (now or timezone.now()) - timedelta(minutes=unanswered_minutes())
+    queue = Conversation.objects.filter(status=Conversation.Status.WAITING, created_at__lt=cutoff)
+    return list(queue.order_by("created_at", "id").values_list("pk", flat=True)[:limit])

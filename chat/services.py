@@ -73,6 +73,13 @@ def inactivity_limit() -> timedelta:
 # --- helpers --------------------------------------------------------------------------------
 
 
+def _dispatch():
+    """chat.dispatch (routing, the supervisors' board) imports this module: import it late."""
+    from chat import dispatch
+
+    return dispatch
+
+
 def _broadcast(conversation_id: int, frame: dict) -> None:
     """Send a frame to the conversation's sockets once the transaction commits."""
     transaction.on_commit(lambda: push_to_group(conversation_group(conversation_id), frame), robust=True)
@@ -134,6 +141,7 @@ def start_conversation(*, franchisee: User, topic: str) -> Conversation:
     conversation = Conversation.objects.create(franchise_id=franchisee.franchise_id, franchisee=franchisee, topic=topic)
     _system_message(conversation, stored("Chat iniciado: «%(topic)s».", topic=topic))
     _push_queue("added", conversation)
+    _dispatch().route_after_commit(conversation.pk)  # to an available agent at once, if anyone has room
     return conversation
 
 
@@ -142,22 +150,36 @@ def accept_conversation(*, conversation_id: int, agent: User) -> Conversation:
     """An agent takes a waiting conversation; of two agents exactly one wins (AlreadyTaken names the winner)."""
     if not is_agent(agent):
         raise Forbidden(_("Solo un agente puede aceptar un chat."))
+    conversation = activate(conversation_id=conversation_id, agent=agent)
+    if conversation is not None:
+        return conversation
+    conversation = _locked(conversation_id)
+    taker = conversation.agent
+    if taker is not None and taker.pk == agent.pk and conversation.status == Conversation.Status.ACTIVE:
+        return conversation
+    if conversation.status == Conversation.Status.CLOSED:
+        raise AlreadyTaken(_("Esta conversación ya está cerrada."), taker)
+    raise AlreadyTaken(
+        _("%(name)s ya ha aceptado esta conversación.") % {"name": taker.display_name if taker else "—"}, taker
+    )
+
+
+@transaction.atomic
+def activate(*, conversation_id: int, agent: User, routed: bool = False) -> Conversation | None:
+    """Make a waiting conversation active with `agent` (a manual accept, or routing when `routed`).
+
+    None when it is not waiting any more. One conditional UPDATE as the first statement of its
+    write: atomic on every database (PostgreSQL row lock, SQLite write lock), so of two agents
+    (or an agent and the router) exactly one changes the row. Both paths leave the same trail: the
+    `conversation` frame, "X se ha unido al chat.", the franchisee's notification, a `taken` queue frame.
+    """
     now = timezone.now()
-    # One conditional UPDATE as the transaction's first statement: atomic on every database
-    # (PostgreSQL row lock, SQLite write lock), so of two agents exactly one changes the row.
     won = Conversation.objects.filter(pk=conversation_id, status=Conversation.Status.WAITING).update(
         status=Conversation.Status.ACTIVE, agent=agent, accepted_at=now, last_activity_at=now
     )
-    conversation = _locked(conversation_id)
     if not won:
-        taker = conversation.agent
-        if taker is not None and taker.pk == agent.pk and conversation.status == Conversation.Status.ACTIVE:
-            return conversation
-        if conversation.status == Conversation.Status.CLOSED:
-            raise AlreadyTaken(_("Esta conversación ya está cerrada."), taker)
-        raise AlreadyTaken(
-            _("%(name)s ya ha aceptado esta conversación.") % {"name": taker.display_name if taker else "—"}, taker
-        )
+        return None
+    conversation = _locked(conversation_id)
     _broadcast(conversation.pk, conversation_frame(conversation))
     _system_message(conversation, stored("%(name)s se ha unido al chat.", name=agent.display_name))
     notify(
@@ -169,7 +191,17 @@ def accept_conversation(*, conversation_id: int, agent: User) -> Conversation:
         target=conversation,
         actor=agent,
     )
+    if routed:  # the agent did not click: tell them (bell, and the queue panel moves it to "mine")
+        notify(
+            recipient=agent,
+            kind=CHAT_MESSAGE,
+            title=stored("Te han asignado un chat: %(topic)s", topic=conversation.topic),
+            body=conversation.franchise.name,
+            url=conversation.get_absolute_url(),
+            target=conversation,
+        )
     _push_queue("taken", conversation)
+    _dispatch().push_board_after_commit([agent.pk])
     return conversation
 
 
@@ -204,11 +236,16 @@ def transfer_conversation(*, conversation_id: int, actor: User, to_agent: User) 
         actor=actor,
     )
     _push_queue("transferred", conversation)
+    _dispatch().push_board_after_commit([previous.pk if previous else None, to_agent.pk])
+    _dispatch().route_after_commit()  # the previous agent has room again
     return conversation
 
 
 def _close(conversation: Conversation, actor: User | None, text: StoredText) -> Conversation:
     was_waiting = conversation.status == Conversation.Status.WAITING
+    if conversation.status == Conversation.Status.ACTIVE:  # its agent has room again
+        _dispatch().push_board_after_commit([conversation.agent_id])
+        _dispatch().route_after_commit()
     conversation.status = Conversation.Status.CLOSED
     conversation.closed_at = timezone.now()
     conversation.closed_by = actor

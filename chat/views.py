@@ -17,11 +17,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.access import is_agent, is_franchisee
 from accounts.decorators import agent_required
 from chat import attachments as chat_attachments
-from chat import selectors, services
+from chat import dispatch, selectors, services
 from chat.forms import RateForm, StartForm, TransferForm
 from chat.frames import message_frame
 from chat.models import Conversation
 from support_portal.idempotency import InFlight, Submission, token_for_form
+from support_portal.redirects import safe_next
 
 PAGE_SIZE = 20
 
@@ -87,6 +88,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_close": selectors.can_close(request.user, conversation),
         "agents_online": conversation.status != Conversation.Status.WAITING or selectors.agents_online(),
         "ticket_link": _ticket_link(conversation.topic),
+        "wait_minutes": selectors.wait_estimate(conversation),
+        "unanswered_minutes": selectors.unanswered_minutes(),
         "transfer_form": TransferForm(candidates=selectors.transfer_candidates(request.user, conversation))
         if agent
         else None,
@@ -263,3 +266,21 @@ def attachment_thumbnail(request: HttpRequest, pk: int, attachment_pk: int) -> F
     except FileNotFoundError as error:
         raise Http404 from error
     return _serve(handle, attachment, as_attachment=False, content_type="image/jpeg")
+
+
+@require_POST
+@agent_required
+def availability(request: HttpRequest) -> HttpResponse:
+    """POST /agent/availability/ `status` = available | away (JSON when asked with Accept: application/json)."""
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    try:
+        row = dispatch.set_availability(agent=request.user, status=request.POST.get("status", ""))
+    except services.ChatError as error:
+        if wants_json:
+            return JsonResponse({"error": error.code, "detail": error.detail}, status=400)
+        messages.error(request, error.detail)
+        return redirect(safe_next(request, "agent_dashboard"))
+    if wants_json:
+        return JsonResponse({"status": row.status, "capacity": row.capacity})
+    messages.success(request, _("Ahora estás: %(status)s.") % {"status": row.get_status_display().lower()})
+    return redirect(safe_next(request, "agent_dashboard"))

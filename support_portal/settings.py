@@ -276,7 +276,12 @@ CELERY_BEAT_SCHEDULE = {
     "kb-review-stale-articles": {"task": "knowledge_base.tasks.review_stale_articles", "schedule": 86400.0},
     "kb-content-gaps-digest": {"task": "knowledge_base.tasks.content_gaps_digest", "schedule": 7 * 86400.0},
     "close-inactive-chats": {"task": "chat.tasks.close_inactive_conversations", "schedule": 300.0},
+    "ticket-unanswered-chats": {"task": "chat.tasks.ticket_unanswered_conversations", "schedule": 60.0},
 }
+
+# --- Chat routing (docs/CHAT.md "Availability and routing") -------------------
+CHAT_DEFAULT_CAPACITY = env.int("CHAT_DEFAULT_CAPACITY", default=3)  # active chats routed to one agent
+CHAT_UNANSWERED_MINUTES = env.int("CHAT_UNANSWERED_MINUTES", default=10)  # then a waiting chat becomes a ticket
 
 # --- Search -----------------------------------------------------------------
 ELASTICSEARCH_URL = env.str("ELASTICSEARCH_URL", default="")

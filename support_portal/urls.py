@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from accounts.views import home
+from chat.views import availability as agent_availability
 from support_portal.health import healthz
 from tickets.views import agent_dashboard
 
@@ -16,6 +17,7 @@ urlpatterns = [
     path("agent/", agent_dashboard, name="agent_dashboard"),
     path("agent/macros/", include("macros.urls")),
     path("agent/views/", include("tickets.saved_view_urls")),
+    path("agent/availability/", agent_availability, name="agent_availability"),
     path("tickets/", include("tickets.urls")),
     path("kb/", include("knowledge_base.urls")),
     path("chat/", include("chat.urls")),

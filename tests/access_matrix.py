@@ -118,6 +118,9 @@ MATRIX: dict[str, list[Rule]] = {
         Rule("/agent/macros/{macro}/delete/", post=AGENT_ONLY_POST),
         Rule("/agent/macros/{foreign_macro}/delete/", post="login 404 404 404"),
     ],
+    "/agent/availability/": [
+        Rule("/agent/availability/", post=AGENT_ONLY_POST, data={"status": "available"}),
+    ],
     "/agent/macros/1/used/": [
         Rule("/agent/macros/{macro}/used/", post=AGENT_ONLY_POST, data={"message": ""}),
         Rule("/agent/macros/{foreign_macro}/used/", post="login 404 404 404", data={"message": ""}),

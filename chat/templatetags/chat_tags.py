@@ -18,4 +18,13 @@ def chat_queue_panel(context) -> dict:
         "queue": list(selectors.waiting_queue(user)[:PANEL_SIZE]),
         "waiting_count": selectors.waiting_count(),
         "mine": list(selectors.active_for_agent(user)[:PANEL_SIZE]),
+        "availability": selectors.availability_of(user),
+        "request": context["request"],
     }
+
+
+@register.inclusion_tag("chat/_agent_board.html", takes_context=True)
+def agent_board_panel(context) -> dict:
+    """Supervisors: every agent's chat state and load; chat/board.js keeps it live (`agent_status` frames)."""
+    rows = selectors.agent_board(context["request"].user)
+    return {"show": bool(rows), "rows": rows}

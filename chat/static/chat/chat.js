@@ -212,6 +212,9 @@
     if (frame.ticket) {
       ticketBox.hidden = false;
       ticketBox.querySelector("a").href = "/tickets/" + frame.ticket + "/";
+      // Whoever converted it, the ticket exists now: the "convert" button gives way to the link.
+      var toTicket = document.getElementById("chat-to-ticket");
+      if (toTicket) { toTicket.hidden = true; }
     }
     if (waitingBox && frame.status !== "waiting") { waitingBox.hidden = true; }
     // Once an agent has the conversation, "no agent online" no longer applies.

@@ -3,7 +3,8 @@
 // exponential backoff + jitter and, on every (re)connect, the bell fetches what it missed
 // from the catch-up endpoint, so a dropped socket never hides a notification.
 // Other apps listen to DOM events on `document`:
-//   portal:notification (detail = notification frame), portal:queue (detail = queue frame).
+//   portal:notification (detail = notification frame), portal:queue (detail = queue frame),
+//   portal:agent_status (detail = agent_status frame, supervisors only).
 // User text is always rendered with textContent, never innerHTML.
 (function () {
   "use strict";
@@ -208,6 +209,8 @@
       onNotification(frame);
     } else if (frame.type === "queue") {
       document.dispatchEvent(new CustomEvent("portal:queue", { detail: frame }));
+    } else if (frame.type === "agent_status") {
+      document.dispatchEvent(new CustomEvent("portal:agent_status", { detail: frame }));
     }
   }
 
