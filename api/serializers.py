@@ -36,13 +36,23 @@ class NamedRefSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+class TagNamesField(serializers.ListField):
+    """A ticket's tag names, sorted (read from the prefetched `tags`)."""
+
+    def get_attribute(self, ticket: Ticket) -> list[str]:
+        return sorted(tag.name for tag in ticket.tags.all())
+
+
 class TicketListSerializer(serializers.ModelSerializer):
     number = serializers.CharField(read_only=True)
     franchise = NamedRefSerializer(read_only=True)
     category = NamedRefSerializer(read_only=True, allow_null=True)
     assignee = UserRefSerializer(read_only=True, allow_null=True)
     url = serializers.CharField(source="get_absolute_url", read_only=True)
-    tags = serializers.SerializerMethodField(help_text="Agents' labels; only shown to agents.")
+    # Not read-only in form, so the schema marks it optional: franchisees' payloads leave it out.
+    tags = TagNamesField(
+        child=serializers.CharField(), required=False, help_text="Agents' labels; only shown to agents."
+    )
 
     class Meta:
         model = Ticket
@@ -51,10 +61,6 @@ class TicketListSerializer(serializers.ModelSerializer):
             "sla_state", "created_at", "updated_at", "resolution_due", "tags", "url",
         ]  # fmt: skip
         read_only_fields = fields
-
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_tags(self, ticket: Ticket) -> list[str]:
-        return sorted(tag.name for tag in ticket.tags.all())
 
     def to_representation(self, instance: Ticket) -> dict:
         data = super().to_representation(instance)
