@@ -11,7 +11,7 @@ PORT ?= 8000
 # Unit-test processes (pytest-xdist): `make test-unit WORKERS=1` runs them in one process.
 WORKERS ?= auto
 
-.PHONY: run test lint check-django test-unit test-browser test-stack test-stress install messages screenshots bench stack clean
+.PHONY: run test lint check-django test-unit test-browser test-stack test-stress install a11y-tools messages screenshots bench stack clean
 
 # `make run` needs only the runtime requirements; the test tools come with `make test`.
 $(RUN_STAMP): requirements.txt
@@ -23,7 +23,18 @@ $(STAMP): $(RUN_STAMP) requirements-dev.txt
 	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+# The accessibility checkers of the browser suite (tests/browser/test_browser_a11y.py): axe-core and
+# the Nu HTML checker (vnu-jar, run with Java), pinned by tools/a11y/package-lock.json; no CDN.
+A11Y_STAMP := tools/a11y/node_modules/.installed
+$(A11Y_STAMP): tools/a11y/package.json tools/a11y/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: apt-get install -y npm"; exit 1; }
+	@command -v java >/dev/null || { echo "java is missing (Nu HTML checker): apt-get install -y default-jre-headless"; exit 1; }
+	cd tools/a11y && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(A11Y_STAMP)
+
+a11y-tools: $(A11Y_STAMP)
+
+install: $(STAMP) $(A11Y_STAMP)
 
 # The development checkout's settings (read by support_portal/settings.py, gitignored): DEBUG on
 # and a random SECRET_KEY, so `.venv/bin/python manage.py …` works here by hand. Never overwritten.
@@ -54,12 +65,12 @@ check-django: $(STAMP)
 test-unit: $(STAMP)
 	$(VENV)/bin/pytest -n $(WORKERS) --dist worksteal --durations=15
 
-test-browser: $(STAMP)
+test-browser: $(STAMP) $(A11Y_STAMP)
 	$(VENV)/bin/pytest -m browser -p no:asyncio --durations=15
 
 # Browser scenarios save screenshots to a temporary folder; this target saves them to
 # docs/screenshots/*.png (shown in the README) instead.
-screenshots: $(STAMP)
+screenshots: $(STAMP) $(A11Y_STAMP)
 	SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest -m browser -p no:asyncio -q tests/browser
 
 test-stack: $(STAMP)

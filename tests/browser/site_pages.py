@@ -56,10 +56,17 @@ for user in (fran, agent, boss):
     for n in range(3):
         notify(recipient=user, kind="ticket_status", title=f"Tu ticket {first.number} ha cambiado de estado ({n})",
                body="El ticket pasó a «En curso»: un agente lo está revisando.", url=first.get_absolute_url())
+tickets.add_comment(ticket=first, actor=agent, internal=True, body="Nota interna: revisar el driver 2.3.")
+draft = kb.create_article(actor=agent, title="Borrador: reiniciar el router de la tienda", body="Pasos por escribir.")
+waiting = chat.start_conversation(franchisee=fran, topic="La balanza no imprime etiquetas")
+from macros.services import create_macro
+macro = create_macro(actor=agent, name="saludo", body="Hola {nombre}, lo miramos ahora mismo.")
 create_token(user=agent, name="ERP de la central")
 hook = WebhookEndpoint.objects.create(url="https://erp.example.com/hooks/portal-support-events",
                                       events=["ticket.created"], description="ERP", created_by=boss)
 result = {"ticket": first.get_absolute_url(), "chat": conversation.get_absolute_url(),
+          "waiting_chat": waiting.get_absolute_url(), "draft": draft.get_absolute_url(),
+          "draft_history": f"/kb/{draft.slug}/history/", "macro_edit": f"/agent/macros/{macro.pk}/edit/",
           "article": article.get_absolute_url(), "article_edit": article.get_edit_url(),
           "webhook": f"/api/webhooks/{hook.pk}/"}
 """
@@ -78,7 +85,9 @@ PAGES = [
     ("fran_centro", "kb-search-empty", "/kb/search/?q=zzqxv+inexistente"),
     ("fran_centro", "notifications", "/notifications/"),
     ("fran_centro", "notification-preferences", "/notifications/preferences/"),
+    ("fran_centro", "chat-waiting", "{waiting_chat}"),
     ("fran_centro", "profile", "/accounts/profile/"),
+    ("fran_centro", "password-change", "/accounts/password/"),
     ("agent_a", "agent-dashboard", "/agent/"),
     ("agent_a", "agent-tickets", "/tickets/"),
     ("agent_a", "agent-ticket-detail", "{ticket}"),
@@ -87,6 +96,13 @@ PAGES = [
     ("agent_a", "kb-editor", "{article_edit}"),
     ("agent_a", "kb-new", "/kb/new/"),
     ("agent_a", "kb-review", "/kb/review/"),
+    ("agent_a", "kb-draft", "{draft}"),
+    ("agent_a", "kb-history", "{draft_history}"),
+    ("agent_a", "kb-gaps", "/kb/gaps/"),
+    ("agent_a", "macros", "/agent/macros/"),
+    ("agent_a", "macro-new", "/agent/macros/new/"),
+    ("agent_a", "macro-edit", "{macro_edit}"),
+    ("agent_a", "agent-chat-waiting", "{waiting_chat}"),
     ("agent_a", "agent-notifications", "/notifications/"),
     ("agent_a", "api-tokens", "/api/tokens/"),
     ("agent_a", "agent-profile", "/accounts/profile/"),

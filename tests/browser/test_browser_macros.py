@@ -46,7 +46,7 @@ def _open_picker(page, box: str, query: str):
     page.keyboard.type("/" + query, delay=40)
     listbox = page.locator(f"#{box.lstrip('#')}-macros")
     expect(listbox).to_be_visible()
-    expect(page.locator(box)).to_have_attribute("aria-expanded", "true")
+    expect(page.locator(box)).to_have_attribute("aria-activedescendant", re.compile(r".+-macros-\d+"))
     return listbox
 
 

@@ -142,6 +142,7 @@
     if (mine) {
       var tick = document.createElement("span");
       tick.className = "tick";
+      tick.setAttribute("role", "img"); // announced by its aria-label (sent, read, pending, failed)
       li.appendChild(tick);
       setTick(li, pending ? "pending" : "sent");
     }

@@ -1,5 +1,6 @@
 /* Macros picker (docs/TICKETS.md "Macros"): in a reply box, type "/" and part of a name; a listbox
- * of the agent's macros opens (ARIA combobox: the textarea keeps focus, arrows move the active
+ * of the agent's macros opens (a listbox the textarea controls — a textarea may not take the
+ * combobox role, so it keeps its textbox role with aria-activedescendant: it keeps focus, arrows move the active
  * option, Enter inserts it, Escape closes). The inserted text is rendered by the server for this
  * ticket or conversation and stays editable; the macro's ticket actions are shown as a summary
  * and applied by the server with the reply. In the chat, the message the agent sends with it is
@@ -22,9 +23,7 @@
     var token = null;
     var chosen = null;
 
-    input.setAttribute("role", "combobox");
     input.setAttribute("aria-autocomplete", "list");
-    input.setAttribute("aria-expanded", "false");
     input.setAttribute("aria-controls", list.id);
 
     function currentToken() {
@@ -40,7 +39,7 @@
       list.textContent = "";
       results = [];
       active = -1;
-      input.setAttribute("aria-expanded", "false");
+      box.dataset.open = "false";
       input.removeAttribute("aria-activedescendant");
     }
 
@@ -90,7 +89,7 @@
         list.appendChild(li);
       });
       list.hidden = false;
-      input.setAttribute("aria-expanded", "true");
+      box.dataset.open = "true";
       box.dataset.answered = query;
       if (results.length) { highlight(0); } else { active = -1; input.removeAttribute("aria-activedescendant"); }
     }

@@ -82,7 +82,7 @@
     }
     var time = document.createElement("time");
     time.className = "muted";
-    time.dateTime = item.created;
+    time.dateTime = new Date(item.created).toISOString(); // a valid datetime (no microseconds)
     time.textContent = formatTime(item.created);
     link.appendChild(time);
     link.addEventListener("click", function () { if (!item.read) { markRead(item); } });
