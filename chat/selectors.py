@@ -12,6 +12,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.access import get_visible_or_404, is_agent, is_franchisee, is_supervisor, scope_to_user
 from accounts.models import User
@@ -113,10 +114,11 @@ def transcript(conversation: Conversation, reader: User | None = None) -> str:
     Times in `reader`'s time zone (default: the active one), as `DD/MM/YYYY HH:MM`.
     """
     zone = time_zone_of(reader) if reader is not None else timezone.get_current_timezone()
-    lines = []
+    lines = [_("Horas en %(zone)s.") % {"zone": getattr(zone, "key", str(zone))}, ""]
     for message in history(conversation.pk):
-        who = message.author.display_name if message.author else "—"
+        who = message.author.display_name if message.author else _("Sistema")
         stamp = format_datetime(message.created_at, zone=zone)
+        # one line per message; a body's own line breaks are kept (the page renders them, nl2br)
         lines.append(f"[{stamp}] {who}: {message.shown_body}")
     return "\n".join(lines)
 

@@ -3,6 +3,7 @@ frames/notifications sent only after commit (a message is stored before it is br
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from api import events as webhook_events
 from chat import limits, presence, selectors
 from chat.frames import conversation_frame, conversation_group, message_frame, queue_frame, read_frame
 from chat.models import BODY_MAX, CLIENT_ID_MAX, TOPIC_MAX, Attachment, Conversation, Message, ReadMarker
-from notifications.kinds import CHAT_ACCEPTED, CHAT_MESSAGE
+from notifications.kinds import CHAT_ACCEPTED, CHAT_MESSAGE, TICKET_STATUS
 from notifications.models import Notification
 from notifications.services import notify, push_to_agents, push_to_group
 from support_portal.stored_text import StoredText, language_of, render, stored
@@ -304,14 +305,14 @@ def close_inactive_conversations(*, now=None) -> int:
     cutoff = (now or timezone.now()) - inactivity_limit()
     stale = list(
         Conversation.objects.filter(last_activity_at__lt=cutoff)
-        .exclude(status=Conversation.Status.CLOSED)
+        .exclude(status__in=[Conversation.Status.CLOSED, Conversation.Status.WAITING])  # waiting: a ticket instead
         .values_list("pk", flat=True)[:500]
     )
     closed = 0
     for pk in stale:
         with transaction.atomic():
             conversation = _locked(pk)
-            if conversation.status == Conversation.Status.CLOSED or conversation.last_activity_at >= cutoff:
+            if conversation.status != Conversation.Status.ACTIVE or conversation.last_activity_at >= cutoff:
                 continue
             _close(
                 conversation,
@@ -470,17 +471,22 @@ def conversation_to_ticket(*, conversation_id: int, actor: User) -> Ticket:
     """Create a ticket holding the transcript, link both, and say so in the chat.
 
     A waiting conversation leaves the queue (the ticket takes over); an active one stays open.
-    Asking twice returns the ticket already linked.
+    Asking twice returns the ticket already linked. The ticket is assigned to the chat's agent.
     """
-    from chat import attachments as chat_attachments
-    from tickets.attachments import MAX_FILES
-    from tickets.services import create_ticket
-
     conversation = _visible_locked(actor, conversation_id)
     _require_participant(actor, conversation)
     if conversation.ticket_id is not None:
         return conversation.ticket
-    # The description is one text read by everyone: in the requester's language and time zone.
+    return _make_ticket(conversation, actor)
+
+
+def _make_ticket(conversation: Conversation, actor: User, *, unanswered: bool = False) -> Ticket:
+    """The ticket of a locked conversation: transcript, files, assignee, system messages, frames."""
+    from chat import attachments as chat_attachments
+    from tickets.attachments import MAX_FILES
+    from tickets.services import TicketError, assign, create_ticket
+
+    # The description is one text read by everyone: in the requester's language and time zone (named).
     reader = conversation.franchisee
     with translation.override(language_of(reader)):
         description = _("Ticket creado desde el chat #%(id)s.\n\nTranscripción:\n\n%(transcript)s") % {
@@ -502,20 +508,71 @@ def conversation_to_ticket(*, conversation_id: int, actor: User) -> Ticket:
     finally:
         for file in files:
             file.close()
+    if is_agent(conversation.agent) and ticket.assignee_id != conversation.agent_id:
+        # whoever converts it, the agent who handled the chat keeps the case
+        # (auto-assigned to someone only a supervisor may take it from: left as it is)
+        with contextlib.suppress(TicketError):
+            ticket = assign(ticket=ticket, actor=conversation.agent, assignee=conversation.agent)
     conversation.ticket = ticket
-    _system_message(
-        conversation,
-        stored(
-            "Se ha creado el ticket %(number)s con esta conversación: %(url)s",
-            number=getattr(ticket, "number", ticket.pk),
-            url=f"/tickets/{ticket.pk}/",
-        ),
-    )
+    number = getattr(ticket, "number", ticket.pk)
+    url = f"/tickets/{ticket.pk}/"
+    if unanswered:
+        minutes = selectors.unanswered_minutes()
+        _system_message(
+            conversation,
+            stored(
+                "Nadie ha podido atenderte en %(minutes)s minutos: hemos convertido el chat en el ticket "
+                "%(number)s y te responderemos allí: %(url)s",
+                minutes=minutes,
+                number=number,
+                url=url,
+            ),
+        )
+        notify(
+            recipient=conversation.franchisee,
+            kind=TICKET_STATUS,
+            title=stored("Tu chat sin respuesta sigue en el ticket %(number)s", number=number),
+            body=conversation.topic,
+            url=url,
+            target=ticket,
+        )
+    else:
+        _system_message(
+            conversation,
+            stored("Se ha creado el ticket %(number)s con esta conversación: %(url)s", number=number, url=url),
+        )
     if conversation.status == Conversation.Status.WAITING:
         _close(conversation, actor, stored("El chat se cierra: el seguimiento continúa en el ticket."))
     else:
         _status_changed(conversation)
     return ticket
+
+
+def ticket_unanswered_conversations(*, now=None) -> int:
+    """Celery beat: every chat waiting longer than CHAT_UNANSWERED_MINUTES becomes a ticket with
+    its transcript, on the franchisee's behalf; they are told in the chat (system message, live
+    `conversation` frame with the ticket) and by notification. Returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(minutes=selectors.unanswered_minutes())
+    done = 0
+    for pk in selectors.unanswered_ids(now):
+        with transaction.atomic():
+            # skip a chat another worker (or a router, or an accepting agent) holds right now
+            locked = (
+                Conversation.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, status=Conversation.Status.WAITING, created_at__lt=cutoff, ticket__isnull=True)
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if locked is None:
+                continue
+            conversation = _locked(pk)
+            if not is_franchisee(conversation.franchisee):
+                # a deactivated franchisee cannot own a new ticket: close, saying why, in the chat
+                _close(conversation, None, stored("Chat cerrado: nadie ha podido atenderlo a tiempo."))
+                continue
+            _make_ticket(conversation, conversation.franchisee, unanswered=True)
+            done += 1
+    return done
 
 
 def draft_article(*, conversation_id: int, actor: User):

@@ -132,9 +132,24 @@ def reply_to_ticket(
 
 
 def record_chat_use(*, macro: Macro, actor: User, message_id: int) -> bool:
-    """Count a chat message the agent sent with a macro (the message must be theirs, once)."""
+    """Count a chat message the agent sent with a macro (the message must be theirs, once).
+
+    The macro's ticket actions (status, priority, assignee) apply to the ticket linked to the
+    conversation, if there is one, once with the count; a chat without a ticket has nothing they
+    could act on (a chat has no status or priority of its own), so they are not applied then. An
+    action the ticket refuses (e.g. a transition its state does not allow) changes nothing.
+    """
     macro = selectors.macro_for(actor, macro.pk)
-    message = Message.objects.filter(pk=message_id, author=actor).first()
+    message = Message.objects.filter(pk=message_id, author=actor).select_related("conversation__ticket").first()
     if message is None:
         raise MacroError(_("Ese mensaje no existe o no es tuyo."))
-    return _count(macro, actor, message=message)
+    with transaction.atomic():
+        counted = _count(macro, actor, message=message)
+        ticket = message.conversation.ticket
+        if counted and ticket is not None:
+            try:
+                with transaction.atomic():
+                    apply_actions(macro=macro, ticket=ticket, actor=actor)
+            except ticket_services.TicketError:
+                pass  # the reply is sent; the ticket keeps its state
+    return counted

@@ -128,7 +128,8 @@ def test_franchisee_closes_and_cannot_rate_before(franchisee_client, conversatio
     assert conversation.closed_at is not None
 
 
-def test_close_inactive_conversations(conversation, franchisee):
+def test_close_inactive_conversations(conversation, franchisee, agent):
+    services.accept_conversation(conversation_id=conversation.pk, agent=agent)  # waiting ones become tickets
     fresh = services.start_conversation(franchisee=franchisee, topic="Reciente")
     Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=timezone.now() - timedelta(hours=2))
     from chat.tasks import close_inactive_conversations

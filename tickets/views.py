@@ -144,7 +144,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, comment_form: CommentF
     agent = is_agent(user)
     context = {
         "ticket": ticket,
-        "description_html": render_markdown(ticket.description),
+        "description_html": render_markdown(ticket.description, line_breaks=ticket.source == "chat"),
         "timeline": selectors.timeline(ticket, user),
         "attachments": selectors.ticket_attachments(ticket),
         "comment_form": comment_form or CommentForm(),
