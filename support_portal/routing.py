@@ -3,6 +3,7 @@
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.urls import re_path
 
+from assist.routing import websocket_urlpatterns as assist_routes
 from chat.routing import websocket_urlpatterns as chat_routes
 from notifications.routing import websocket_urlpatterns as notification_routes
 
@@ -23,4 +24,4 @@ class UnknownPath(AsyncWebsocketConsumer):
         await self.close(code=NOT_FOUND)
 
 
-websocket_urlpatterns = [*notification_routes, *chat_routes, re_path(r"", UnknownPath.as_asgi())]
+websocket_urlpatterns = [*notification_routes, *chat_routes, *assist_routes, re_path(r"", UnknownPath.as_asgi())]

@@ -295,6 +295,9 @@ ADMIN_INDEX = Rule("/admin/", get="login login login 200")
 WS_MATRIX: dict[str, Rule] = {
     "ws/notifications/": Rule("/ws/notifications/", get="4401 open open open"),
     "ws/chat/<id:conversation_id>/": Rule("/ws/chat/{conversation}/", get="4401 open 4404 open"),
+    "ws/tickets/<id:ticket_id>/presence/": Rule(
+        "/ws/tickets/{ticket}/presence/", get="4401 4404 4404 open", note="collision detection: agents only"
+    ),
     "": Rule("/ws/other/", get="4404 4404 4404 4404", note="any path no app serves (support_portal.routing)"),
 }
 FOREIGN_ORIGIN_CLOSE = "4403"
