@@ -83,6 +83,10 @@ def test_article_link_into_ticket_reply_and_chat_box(open_as, live):
     expect(ana.locator("#chat-body")).to_have_value(re.compile(r"^La impresora de tickets no imprime: http://"))
     ana.click("#chat-compose button[type=submit]")
     expect(carmen.locator("#chat-messages li", has_text="La impresora de tickets no imprime")).to_be_visible()
+    article_link = carmen.locator("#chat-messages li a", has_text=f"/kb/{seeded['printer']}/")
+    expect(article_link).to_have_attribute("href", re.compile(rf"^http://[^/]+/kb/{seeded['printer']}/$"))
+    carmen.reload()  # the page's own rendering links it too
+    expect(article_link).to_have_attribute("href", re.compile(rf"^http://[^/]+/kb/{seeded['printer']}/$"))
     assert not ana.errors and not carmen.errors
 
 

@@ -64,8 +64,29 @@
   }
 
   // --- rendering -----------------------------------------------------------------------
+  // Links to our own knowledge-base articles (what the agent's "Insertar" puts in a message)
+  // become links; everything else stays text.
+  var KB_LINK = new RegExp("(" + window.location.origin.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") +
+    "/kb/[-a-z0-9]+/)");
+
+  function appendLinked(p, text) {
+    p.textContent = "";
+    text.split(KB_LINK).forEach(function (part) {
+      if (KB_LINK.test(part) && part.indexOf(window.location.origin + "/kb/") === 0) {
+        var a = document.createElement("a");
+        a.href = part;
+        a.textContent = part;
+        a.target = "_blank";
+        a.rel = "noopener";
+        p.appendChild(a);
+      } else if (part) {
+        p.appendChild(document.createTextNode(part));
+      }
+    });
+  }
+
   function appendBody(p, text, system) {
-    if (!system) { p.textContent = text; return; }
+    if (!system) { appendLinked(p, text); return; }
     // System messages may name a ticket: make /tickets/<id>/ a link, everything else text.
     text.split(/(\/tickets\/\d+\/)/).forEach(function (part) {
       if (/^\/tickets\/\d+\/$/.test(part)) {
@@ -78,6 +99,11 @@
       }
     });
   }
+
+  // Messages rendered by the server: the same links.
+  list.querySelectorAll("li.chat-msg.user p.body").forEach(function (p) {
+    if (KB_LINK.test(p.textContent)) { appendLinked(p, p.textContent); }
+  });
 
   function sameOrigin(url) {
     return typeof url === "string" && /^\/chat\/\d+\/attachments\/\d+\/(thumbnail\/)?$/.test(url);
