@@ -121,7 +121,7 @@ def _word_filter(words: list[str]) -> Q | None:
     return condition
 
 
-def _ranked(candidates: QuerySet[Ticket], text: str, words: list[str], limit: int) -> list[tuple[Ticket, float]]:
+def _ranked(candidates: QuerySet[Ticket], text: str, words: list[str]) -> list[tuple[Ticket, float]]:
     condition = _word_filter(words)
     if condition is None:
         return []
@@ -164,7 +164,7 @@ def similar_tickets(user: User, ticket_id: int, *, limit: int = SIMILAR) -> list
         .filter(status__in=[Status.RESOLVED, Status.CLOSED], merged_into__isnull=True)
         .exclude(pk=ticket.pk)
     )
-    scored = _ranked(candidates, text, words, limit)
+    scored = _ranked(candidates, text, words)
     scored.sort(key=lambda item: (item[0].franchise_id != ticket.franchise_id, -item[1], -item[0].pk))
     best = scored[:limit]
     solutions = _solutions([t.pk for t, _score in best])
@@ -184,6 +184,6 @@ def same_problem(user: User, subject: str, description: str = "", *, limit: int 
     candidates = ticket_selectors.visible_tickets(user).filter(
         franchise_id=user.franchise_id, status__in=ACTIVE_STATUSES, merged_into__isnull=True
     )
-    scored = _ranked(candidates, f"{subject} {subject} {description}", words, limit)
+    scored = _ranked(candidates, f"{subject} {subject} {description}", words)
     scored.sort(key=lambda item: (-item[1], -item[0].pk))
     return [SimilarTicket(t, score, True, "") for t, score in scored[:limit]]

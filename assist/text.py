@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 
 from knowledge_base.analysis import WORD_RE, fold, is_stop_word, word_forms
 
@@ -50,10 +51,13 @@ def query_from(first: str, rest: Iterable[str] = ()) -> str:
     return query
 
 
+_word_forms = lru_cache(maxsize=50_000)(word_forms)  # the candidates' words repeat: stem each once
+
+
 def stems(text: str) -> frozenset[frozenset[str]]:
     """The words of a text (stop words dropped), each as the set of its folded stems."""
     return frozenset(
-        frozenset(word_forms(word))
+        frozenset(_word_forms(word))
         for word in WORD_RE.findall((text or "").lower()[:3000])
         if not is_stop_word(word) and not word.isdigit()
     )
