@@ -27,7 +27,9 @@ from tickets.models import Status, Ticket
 
 SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,120}")
 STATUS_PARAM = OpenApiParameter("status", OpenApiTypes.STR, enum=Status.values, description="Only this status.")
-Q_PARAM = OpenApiParameter("q", OpenApiTypes.STR, description="Words in the subject or description, or a number.")
+Q_PARAM = OpenApiParameter(
+    "q", OpenApiTypes.STR, description="Words in the subject, description, comments or file names, or a number; ranked."
+)
 
 
 class TicketListView(generics.ListAPIView):

@@ -164,8 +164,16 @@ def load_labels(category, log) -> None:
     tickets, written in SQL in a few statements (once: skipped when already there)."""
     from django.db import connection
 
-    from tickets.models import CustomField, Tag, Ticket
+    from tickets import search
+    from tickets.models import CustomField, Tag, Ticket, TicketSearch
 
+    if TicketSearch.objects.count() != Ticket.objects.count():
+        started = time.perf_counter()
+        TicketSearch.objects.all().delete()
+        search.rebuild()
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE tickets_ticketsearch")
+        log(f"search documents built in {time.perf_counter() - started:.1f} s")
     if Ticket.tags.through.objects.exists():
         return
     started = time.perf_counter()

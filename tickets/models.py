@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -460,6 +461,20 @@ class Ticket(models.Model):
     def can_transition_to(self, status: str) -> bool:
         return status in TRANSITIONS.get(self.status, frozenset())
 
+    def search_document(self, *, internal: bool = False) -> str:
+        """The ticket's searchable text: subject, description, comments and attachment names.
+
+        `internal=False` is what a franchisee may find (public comments, files not of internal
+        notes); `internal=True` adds the internal notes and their files (agents). The same parts,
+        weighted subject A, description B, the rest C, make the stored full-text documents of
+        `TicketSearch` (tickets/search.py); reuse this for anything that compares tickets by text."""
+        comments = self.comments.all() if internal else self.comments.filter(internal=False)
+        files = self.attachments.all() if internal else self.attachments.exclude(comment__internal=True)
+        parts = [self.subject, self.description]
+        parts += list(comments.order_by("created_at", "id").values_list("body", flat=True))
+        parts += list(files.order_by("id").values_list("original_name", flat=True))
+        return "\n".join(part for part in parts if part)
+
 
 class Comment(models.Model):
     ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="comments")
@@ -638,6 +653,23 @@ class TicketLink(models.Model):
     @classmethod
     def label(cls, kind: str, *, reverse: bool = False) -> str:
         return str(cls.REVERSE_LABELS[kind] if reverse else cls.Kind(kind).label)
+
+
+class TicketSearch(models.Model):
+    """The stored full-text documents of a ticket (PostgreSQL `tsvector`s, GIN-indexed), kept
+    current by tickets/search.py `refresh` from the services. Unused on SQLite."""
+
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, primary_key=True, related_name="search")
+    public = SearchVectorField(null=True)  # subject, description, public comments, their files
+    internal = SearchVectorField(null=True)  # the same plus internal notes and their files (agents)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("documento de búsqueda")
+        verbose_name_plural = _("documentos de búsqueda")
+
+    def __str__(self) -> str:
+        return str(self.ticket_id)
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.access import get_visible_or_404, is_agent, scope_to_user
 from accounts.models import Franchise, User
-from tickets import custom_fields
+from tickets import custom_fields, search
 from tickets.ids import parse_id
 from tickets.models import (
     ACTIVE_STATUSES,
@@ -46,18 +46,6 @@ def ticket_for(user: User, pk: int) -> Ticket:
 LIST_DEFER = ("description", "rating_comment")
 
 
-def _search(queryset: QuerySet[Ticket], q: str) -> QuerySet[Ticket]:
-    # NUL can never match stored text, and PostgreSQL rejects it in a query parameter.
-    q = (q or "").replace("\x00", "").strip()[:100]
-    if not q:
-        return queryset
-    number = q.upper().removeprefix("T-").lstrip("#")
-    condition = Q(subject__icontains=q) | Q(description__icontains=q)
-    if parse_id(number) is not None:
-        condition |= Q(pk=parse_id(number))
-    return queryset.filter(condition)
-
-
 def _tagged(queryset: QuerySet[Ticket], tag: str) -> QuerySet[Ticket]:
     """Tickets carrying the tag (through the indexed tag → ticket pairs of the m2m table)."""
     name = normalize_tag(tag)
@@ -78,9 +66,11 @@ def franchise_tickets(user: User, *, status: str = "", q: str = "", tag: str = "
     queryset = visible_tickets(user).select_related("assignee", "category", "franchise").defer(*LIST_DEFER)
     if status in Status.values:
         queryset = queryset.filter(status=status)
-    if is_agent(user):
+    agent = is_agent(user)
+    if agent:
         queryset = with_tags(_tagged(queryset, tag))
-    return _search(queryset, q).order_by("-created_at", "-id")
+    queryset = search.matching(queryset, q, internal=agent)
+    return search.ranked(queryset, q, internal=agent, then=("-created_at", "-id"))
 
 
 def recent_tickets(user: User, limit: int = 5) -> list[Ticket]:
@@ -97,7 +87,7 @@ class DashboardFilters:
     franchise: int | None = None
     sla: str = ""
     q: str = ""
-    sort: str = "due"  # due | -due | created | -created
+    sort: str = "due"  # due | -due | created | -created | relevance (with q)
     tag: str = ""
     fields: tuple[tuple[int, str], ...] = ()  # custom field id → value (`cf_<id>` parameters)
     assignee: str = ""  # "" any | "me" | "none" | an agent's id
@@ -184,14 +174,17 @@ def dashboard_queryset(user: User, filters: DashboardFilters) -> QuerySet[Ticket
     if filters.sla in SlaState.values:
         queryset = queryset.filter(sla_state=filters.sla)
     queryset = custom_fields.filter_tickets(queryset, filters.fields)
-    return _tagged(_search(queryset, filters.q), filters.tag)
+    return _tagged(search.matching(queryset, filters.q, internal=True), filters.tag)
 
 
 def dashboard_tickets(user: User, filters: DashboardFilters) -> QuerySet[Ticket]:
     """The agent dashboard list (agents only)."""
     queryset = dashboard_queryset(user, filters).select_related("franchise", "assignee", "category")
     queryset = with_tags(queryset.defer(*LIST_DEFER))
-    return queryset.order_by(*SORTS.get(filters.sort, SORTS["due"]))
+    order = SORTS.get(filters.sort, SORTS["due"])
+    if filters.sort == "relevance" and filters.q:
+        return search.ranked(queryset, filters.q, internal=True, then=SORTS["due"])
+    return queryset.order_by(*order)
 
 
 def timeline(ticket: Ticket, user: User) -> list[Event]:

@@ -21,7 +21,7 @@ from notifications.services import notify_many
 from support_portal import throttle
 from support_portal.stored_text import StoredText, choice, render, stored
 from support_portal.text import INVISIBLE_MESSAGE, has_visible_text
-from tickets import assignment, audit, sla
+from tickets import assignment, audit, search, sla
 from tickets import custom_fields as cf
 from tickets.attachments import SERVE_AS, extension_of, safe_display_name, storage_name, validate_uploads
 from tickets.models import (
@@ -250,6 +250,7 @@ def create_ticket(
             _event(follow_up_of, actor, Event.Kind.FOLLOW_UP, old=follow_up_of.number, new=ticket.number)
         for saved in _store_attachments(ticket, uploads, actor):
             _event(ticket, actor, Event.Kind.ATTACHMENT, new=saved.original_name)
+        search.refresh([ticket.pk])
 
         assignee = assignment.pick_assignee(ticket)
         if assignee is not None:
@@ -340,6 +341,7 @@ def add_comment(
         )
         _event(ticket, actor, Event.Kind.NOTE if internal else Event.Kind.COMMENTED, comment=comment, internal=internal)
         _store_attachments(ticket, uploads, actor, comment)
+        search.refresh([ticket.pk])
         now = timezone.now()
         fields = ["updated_at"]
         if minutes:
@@ -1068,6 +1070,7 @@ def merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
             body_text=note_text,
         )
         _event(target, actor, Event.Kind.MERGED, old=source.number, new=target.number, comment=note)
+        search.refresh([source.pk, target.pk])
         _event(source, actor, Event.Kind.MERGED, old=source.number, new=target.number)
         _tell_followers(
             source,

@@ -539,6 +539,7 @@ def agent_dashboard(request: HttpRequest) -> HttpResponse:
             ("-due", _("Vence después")),
             ("-created", _("Más nuevos")),
             ("created", _("Más antiguos")),
+            ("relevance", _("Relevancia (con búsqueda)")),
         ],
     }
     return render(request, "tickets/agent_dashboard.html", context)
