@@ -125,3 +125,10 @@ def test_rebuild_fills_every_ticket(pg, franchisee):
     TicketSearch.objects.all().delete()
     assert search.rebuild(batch=2) == 3
     assert TicketSearch.objects.filter(pk__in=[t.pk for t in tickets]).count() == 3
+
+
+@pytest.mark.postgres
+def test_ranking_is_bounded_to_the_newest_matches(pg, franchisee, franchisee_client, monkeypatch):
+    monkeypatch.setattr(search, "RANK_WINDOW", 2)
+    _old, middle, new = (make_ticket(franchisee, subject=f"Escáner {i}", description="x") for i in range(3))
+    assert found(franchisee_client, "/tickets/?q=escaner") == [new.pk, middle.pk]
