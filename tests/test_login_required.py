@@ -7,7 +7,17 @@ from tests.urlwalk import iter_routes
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = {"/accounts/login/", "/healthz", "/i18n/setlang/", "/admin/login/"}
+PUBLIC = {
+    "/accounts/login/",
+    "/healthz",
+    "/i18n/setlang/",
+    "/admin/login/",
+    # password reset by e-mail: for people who cannot log in
+    "/accounts/password/reset/",
+    "/accounts/password/reset/done/",
+    "/accounts/password/reset/something/something/",
+    "/accounts/password/reset/complete/",
+}
 ADMIN_PREFIX = "/admin/"  # the admin sends anonymous users to its own login page
 API_PREFIXES = ("/api/v1/", "/api/schema/")  # the JSON API answers 401 (token or session), never a redirect
 

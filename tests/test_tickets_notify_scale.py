@@ -49,13 +49,19 @@ def test_ticket_creation_costs_the_same_whatever_the_number_of_agents(
     assert Notification.objects.filter(kind=kinds.TICKET_NEW).count() == 3 + 3 + 60  # two tickets with 3, one with 60
 
 
-def test_each_language_gets_its_own_title_in_bulk(franchisee, settings, django_capture_on_commit_callbacks):
+def test_each_recipient_reads_the_title_in_their_own_language(franchisee, settings, django_capture_on_commit_callbacks):
+    """One bulk write for every recipient; the title is stored text, rendered in each reader's language."""
+    from support_portal.stored_text import render_for
+
     settings.TICKETS_AUTO_ASSIGN = "off"
     spanish, english = _agents(2), _agents(2, start=2, language="en")
     with django_capture_on_commit_callbacks(execute=True):
         services.create_ticket(actor=franchisee, subject="Cajón", description="No abre.")
-    titles = dict(Notification.objects.filter(kind=kinds.TICKET_NEW).values_list("recipient_id", "title"))
-    assert all(titles[a.pk].startswith("Nuevo ticket") for a in spanish)
+    titles = {
+        n.recipient_id: render_for(n.title_text, n.recipient)
+        for n in Notification.objects.filter(kind=kinds.TICKET_NEW).select_related("recipient")
+    }
+    assert all(titles[a.pk].startswith("Nuevo ticket") for a in spanish), titles
     assert all(titles[a.pk].startswith("New ticket") for a in english), titles
 
 
