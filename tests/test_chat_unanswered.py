@@ -143,13 +143,27 @@ def test_macro_ticket_actions_apply_to_the_chats_ticket(franchisee, agent, agent
     macro = macro_services.create_macro(actor=agent, name="urgente", body="Lo miramos ya", set_priority="high")
     conversation = services.start_conversation(franchisee=franchisee, topic="Macro en chat")
     services.accept_conversation(conversation_id=conversation.pk, agent=agent)
-    before, _ = services.post_message(conversation_id=conversation.pk, author=agent, body="Lo miramos ya", client_id="m0")
+    before, _ = services.post_message(
+        conversation_id=conversation.pk, author=agent, body="Lo miramos ya", client_id="m0"
+    )
     assert agent_client.post(f"/agent/macros/{macro.pk}/used/", {"message": before.pk}).json() == {"counted": True}
     ticket = services.conversation_to_ticket(conversation_id=conversation.pk, actor=agent)
     assert ticket.priority == "normal"  # used before the ticket existed: nothing to act on
-    after, _ = services.post_message(conversation_id=conversation.pk, author=agent, body="Lo miramos ya", client_id="m1")
+    after, _ = services.post_message(
+        conversation_id=conversation.pk, author=agent, body="Lo miramos ya", client_id="m1"
+    )
     agent_client.post(f"/agent/macros/{macro.pk}/used/", {"message": after.pk})
     ticket.refresh_from_db()
     assert ticket.priority == "high"
     agent_client.post(f"/agent/macros/{macro.pk}/used/", {"message": after.pk})  # counted once, applied once
     assert ticket.events.filter(kind="priority").count() == 1
+
+
+def test_the_chat_picker_says_where_macro_actions_go(franchisee, agent, agent_client):
+    conversation = services.start_conversation(franchisee=franchisee, topic="Picker")
+    services.accept_conversation(conversation_id=conversation.pk, agent=agent)
+    page = agent_client.get(f"/chat/{conversation.pk}/").content.decode()
+    assert "En el chat no se aplican acciones de ticket" in page
+    services.conversation_to_ticket(conversation_id=conversation.pk, actor=agent)
+    page = agent_client.get(f"/chat/{conversation.pk}/").content.decode()
+    assert "Al enviar se aplican al ticket vinculado" in page

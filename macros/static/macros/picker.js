@@ -125,7 +125,9 @@
       if (hidden) { hidden.value = String(macro.id); }
       var note = box.dataset.inserted + " /" + macro.name;
       if (macro.actions.length) {
-        note += hidden ? " — " + box.dataset.actions + ": " + macro.actions.join(" · ") : " — " + box.dataset.chatActions;
+        // In a chat the actions apply only to its linked ticket (docs/CHAT.md "Macros in the chat box").
+        note += hidden ? " — " + box.dataset.actions + ": " + macro.actions.join(" · ")
+          : " — " + box.dataset.chatActions + ": " + macro.actions.join(" · ");
       }
       summary.textContent = note;
       box.dataset.chosen = macro.name;
