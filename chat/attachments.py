@@ -106,13 +106,17 @@ def post_attachment(
     if conversation is None or not selectors.can_post(author, conversation):
         raise services.Forbidden(_("No puedes escribir en esta conversación."))
     validate_chat_upload(upload)
-    body = (caption or "").strip() or f"📎 {safe_display_name(upload.name)}"
+    caption = (caption or "").strip()
     attachment = None
     try:
         with transaction.atomic():
             attachment = _store(conversation, author, upload)
             message, created = services.post_message(
-                conversation_id=conversation_id, author=author, body=body, client_id=client_id, attachment=attachment
+                conversation_id=conversation_id,
+                author=author,
+                body=caption or attachment.caption_placeholder,
+                client_id=client_id,
+                attachment=attachment,
             )
             if not created:  # a concurrent retry stored it first: keep only that one
                 transaction.set_rollback(True)

@@ -15,6 +15,7 @@ from support_portal.stored_text import render
 TOPIC_MAX = 200
 BODY_MAX = 4000
 CLIENT_ID_MAX = 64
+CLIP = "📎"
 
 
 class Conversation(models.Model):
@@ -138,6 +139,11 @@ class Attachment(models.Model):
     @property
     def is_image(self) -> bool:
         return self.content_type.startswith("image/")
+
+    @property
+    def caption_placeholder(self) -> str:
+        """The body of a message sent without a caption (the transcript names the file)."""
+        return f"{CLIP} {self.original_name}"
 
 
 class Message(models.Model):

@@ -163,6 +163,7 @@ class TestServing:
     def test_page_shows_thumbnail_and_link(self, franchisee_client, conversation, sent):
         page = franchisee_client.get(f"/chat/{conversation.pk}/").content.decode()
         assert f'src="{sent["thumbnail"]}"' in page and f'href="{sent["url"]}"' in page
+        assert '<p class="body" hidden>📎 tpv.png</p>' in page  # no caption: the file says it all
 
 
 @pytest.mark.django_db

@@ -42,6 +42,7 @@ def test_screenshot_in_chat_reaches_the_agent_live(open_as, live, tmp_path):
     carmen.set_input_files("#chat-file", str(image))
     received = ana.locator("#chat-messages li .chat-attachment", has_text="pantalla-tpv.png")
     expect(received).to_be_visible()
+    expect(ana.locator("#chat-messages li", has=received).locator("p.body")).to_be_hidden()  # no caption
     thumb = received.locator("img")
     expect(thumb).to_have_attribute("src", re.compile(r"^/chat/\d+/attachments/\d+/thumbnail/$"))
     ana.wait_for_function("img => img.complete && img.naturalWidth === 480", arg=thumb.element_handle())

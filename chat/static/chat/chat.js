@@ -159,7 +159,11 @@
     p.className = "body";
     appendBody(p, frame.body, frame.kind === "system");
     li.appendChild(p);
-    if (frame.attachment) { li.appendChild(attachmentNode(frame.attachment)); }
+    if (frame.attachment) {
+      // No caption: the body only names the file, which the attachment shows already.
+      p.hidden = frame.body === "\uD83D\uDCCE " + frame.attachment.name;
+      li.appendChild(attachmentNode(frame.attachment));
+    }
     var time = document.createElement("time");
     var created = frame.created ? new Date(frame.created) : new Date();
     time.dateTime = created.toISOString();
