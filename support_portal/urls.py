@@ -18,6 +18,7 @@ urlpatterns = [
     path("agent/macros/", include("macros.urls")),
     path("agent/views/", include("tickets.saved_view_urls")),
     path("agent/availability/", agent_availability, name="agent_availability"),
+    path("agent/reports/", include("tickets.report_urls")),
     path("tickets/", include("tickets.urls")),
     path("kb/", include("knowledge_base.urls")),
     path("chat/", include("chat.urls")),

@@ -104,6 +104,11 @@ MATRIX: dict[str, list[Rule]] = {
         Rule("/accounts/profile/sessions/end-others/", get="login 405 405 405", post="login ran ran ran")
     ],
     "/agent/": [Rule("/agent/", get=AGENT_ONLY_GET)],
+    # supervisors' reports: figures by date range, CSV exports, audit log (agents too get a 404)
+    "/agent/reports/figures/": [Rule("/agent/reports/figures/", get="login 404 404 404", note="supervisors only")],
+    "/agent/reports/figures.csv": [Rule("/agent/reports/figures.csv", get="login 404 404 404", note="supervisors")],
+    "/agent/reports/tickets.csv": [Rule("/agent/reports/tickets.csv", get="login 404 404 404", note="supervisors")],
+    "/agent/reports/audit/": [Rule("/agent/reports/audit/", get="login 404 404 404", note="supervisors only")],
     # macros: agents only; another agent's personal macro does not exist for them
     "/agent/macros/": [Rule("/agent/macros/", get=AGENT_ONLY_GET)],
     "/agent/macros/new/": [

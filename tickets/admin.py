@@ -48,7 +48,7 @@ class CommentInline(admin.TabularInline):
 class EventInline(admin.TabularInline):
     model = Event
     extra = 0
-    fields = ("created_at", "actor", "kind", "old_value", "new_value", "internal")
+    fields = ("created_at", "actor", "kind", "old_value", "new_value", "internal", "via")
     readonly_fields = fields
     can_delete = False
 

@@ -507,6 +507,13 @@ def _tabs(request: HttpRequest, filters: selectors.DashboardFilters, current_vie
     return tabs
 
 
+def _chat_figures() -> list:
+    """The chat figures of the last 7 and 30 days (chat depends on tickets, so imported here)."""
+    from chat.figures import cached_chat_periods
+
+    return cached_chat_periods()
+
+
 @agent_required
 @require_GET
 def agent_dashboard(request: HttpRequest) -> HttpResponse:
@@ -533,6 +540,7 @@ def agent_dashboard(request: HttpRequest) -> HttpResponse:
         "field_filters": _field_filter_inputs(filters),
         "bulk_actions": BulkForm.ACTIONS,
         "figures": figures.cached_team_figures() if is_supervisor(request.user) else None,
+        "chat_figures": _chat_figures() if is_supervisor(request.user) else None,
         "views": [(q, QUEUE_LABELS[q]) for q in selectors.QUEUES],
         "sorts": [
             ("due", _("Vence antes")),

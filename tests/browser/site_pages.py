@@ -106,6 +106,9 @@ PAGES = [
     ("agent_a", "agent-notifications", "/notifications/"),
     ("agent_a", "api-tokens", "/api/tokens/"),
     ("agent_a", "agent-profile", "/accounts/profile/"),
+    ("boss", "supervisor-dashboard", "/agent/"),
+    ("boss", "reports-figures", "/agent/reports/figures/"),
+    ("boss", "reports-audit", "/agent/reports/audit/"),
     ("boss", "webhooks", "/api/webhooks/"),
     ("boss", "webhook-detail", "{webhook}"),
 ]

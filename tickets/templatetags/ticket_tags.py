@@ -1,5 +1,7 @@
 """Template helpers of the ticket pages."""
 
+from datetime import timedelta
+
 from django import template
 from django.utils.safestring import SafeString
 
@@ -27,7 +29,7 @@ def ticket_markdown(text: str) -> SafeString:
 @register.filter(name="human_duration")
 def human_duration(value) -> str:
     """A timedelta as «3 d 4 h», «2 h 5 min» or «12 min»."""
-    if value is None:
+    if not isinstance(value, timedelta):  # None, or "" for a missing row in a template
         return "—"
     minutes = int(value.total_seconds() // 60)
     days, rest = divmod(minutes, 24 * 60)
