@@ -89,6 +89,7 @@ PAGES = [
     ("fran_centro", "profile", "/accounts/profile/"),
     ("fran_centro", "password-change", "/accounts/password/"),
     ("agent_a", "agent-dashboard", "/agent/"),
+    ("agent_a", "saved-views", "/agent/views/"),
     ("agent_a", "agent-tickets", "/tickets/"),
     ("agent_a", "agent-ticket-detail", "{ticket}"),
     ("agent_a", "agent-chats", "/chat/"),
