@@ -22,7 +22,7 @@ from tests.servers import ROOT, cross_process_env, daphne
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
-CLOSE_WITHIN = 10.0  # seconds: "within seconds", generous for a loaded 2-core machine
+CLOSE_WITHIN = 30.0  # seconds: a bound for a 2-core machine under heavy load (quiet: 0.2–0.5 s, printed)
 
 SETUP = """
 import json, django
@@ -118,7 +118,7 @@ async def open_socket(port: int, path: str, session: str):
     return ws
 
 
-async def close_code(ws, *, since: float) -> tuple[int, float, list[dict]]:
+async def close_code(ws, *, since: float, name: str = "") -> tuple[int, float, list[dict]]:
     """Wait for the server's close: (code, seconds since `since`, frames received meanwhile)."""
     frames = []
     deadline = time.monotonic() + CLOSE_WITHIN
@@ -129,7 +129,7 @@ async def close_code(ws, *, since: float) -> tuple[int, float, list[dict]]:
         return ws.close_code, time.monotonic() - since, frames
     except TimeoutError:
         pass
-    raise AssertionError(f"socket still open {CLOSE_WITHIN} s after the change; frames {frames}")
+    raise AssertionError(f"{name}: socket still open {CLOSE_WITHIN} s after the change; frames {frames}")
 
 
 def test_changes_close_sockets_on_the_other_process(tmp_path):
@@ -158,14 +158,14 @@ async def scenario(env: dict[str, str], data: dict, port_a: int, port_b: int) ->
     start = time.monotonic()
     assert await asyncio.to_thread(http_logout, port_b, data["fran1"]) == 302
     for name, ws in (("logout_chat", fran1_chat), ("logout_bell", fran1_bell)):
-        code, timings[name], _ = await close_code(ws, since=start)
+        code, timings[name], _ = await close_code(ws, since=start, name=name)
         assert code == 4401, name
 
     # 2. a service call elsewhere demotes the agent: 4403 on A, and no queue frame before it
     start = time.monotonic()
     await asyncio.to_thread(run_script, env, DEMOTE_AGENT)
     for name, ws in (("demote_bell", agent_bell), ("demote_chat", agent_chat)):
-        code, timings[name], frames = await close_code(ws, since=start)
+        code, timings[name], frames = await close_code(ws, since=start, name=name)
         assert code == 4403, name
         assert not [f for f in frames if f["type"] == "queue"]
 
@@ -173,7 +173,7 @@ async def scenario(env: dict[str, str], data: dict, port_a: int, port_b: int) ->
     await asyncio.to_thread(run_script, env, MOVE_WITHOUT_SIGNALS)
     start = time.monotonic()
     await fran2_chat.send(json.dumps({"type": "message.send", "client_id": "after-move", "body": "¿sigo?"}))
-    code, timings["move_on_send"], frames = await close_code(fran2_chat, since=start)
+    code, timings["move_on_send"], frames = await close_code(fran2_chat, since=start, name="move_on_send")
     assert code == 4403
     assert not [f for f in frames if f["type"] == "message"]
     assert await asyncio.to_thread(run_script, env, STORED, "after-move") == "0"
