@@ -1,7 +1,8 @@
 """Issue 17 — accessibility: every page of both roles, in Spanish and in English, is clean under
 axe-core (the rendered DOM) and the Nu HTML checker (the HTML the server sent); plus the
 behaviours the checkers cannot see: the language selector does not navigate on arrow keys, a
-failed submit moves the focus to the error summary, chat ticks are announced.
+failed submit moves the focus to the error summary, chat ticks are announced, the chat topic's
+button is one Tab away, and a forgotten password is reset with the keyboard alone.
 
 The pages are tests/browser/site_pages.py's PAGES (shared with the mobile suite) and
 ANONYMOUS_PAGES. Checkers: tests/browser/a11y.py (tools/a11y/, `make a11y-tools`).
@@ -9,19 +10,22 @@ ANONYMOUS_PAGES. Checkers: tests/browser/a11y.py (tools/a11y/, `make a11y-tools`
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.a11y import AXE_JS, NuChecker, axe_violations, missing_idrefs, nu_checker, require_tools
-from tests.browser.conftest import new_context
+from tests.browser.conftest import login, new_context
 from tests.browser.livestack import LiveStack
 from tests.browser.site_pages import ANONYMOUS_PAGES, PAGES, page_opener, start_site, url
 
 pytestmark = pytest.mark.browser
 
 LANGUAGES = ("es", "en")
+RESET_LINK = re.compile(r"https?://[^/\s]+(/accounts/password/reset/[^/\s]+/[^/\s]+/)")
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +90,7 @@ def test_page_is_clean_under_axe_and_the_nu_checker(pages_es, pages_en, stack, n
 @pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize(("name", "path"), ANONYMOUS_PAGES, ids=[n for n, _ in ANONYMOUS_PAGES])
 def test_anonymous_page_is_clean_under_axe_and_the_nu_checker(anonymous, stack, nu, name, path, lang):
+    anonymous.context.clear_cookies()  # signed out, whatever an earlier test did
     anonymous.context.add_cookies([{"name": "django_language", "value": lang, "url": stack.url}])
     check(anonymous, nu, path, lang)
 
@@ -153,3 +158,38 @@ def test_the_chat_topic_and_its_button_are_one_tab_apart(pages_es):
     expect(page.locator("#kb-suggestions a").first).to_be_visible()  # the suggestions are shown
     page.keyboard.press("Tab")
     expect(page.locator("#chat-start-form button[type=submit]")).to_be_focused()
+
+
+def test_a_forgotten_password_is_reset_by_keyboard_from_the_login_page(anonymous, stack):
+    """The whole reset as a user does it, with the keyboard: the login page's link, the form, the
+    e-mail (the live stack writes it to a file), the link, a new password, a login with it."""
+    page = anonymous
+    page.context.clear_cookies()
+    page.context.add_cookies([{"name": "django_language", "value": "es", "url": stack.url}])
+    page.goto("/accounts/login/")
+    page.get_by_role("link", name="¿Has olvidado la contraseña?").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("Restablecer la contraseña")
+    page.locator("#id_email").focus()
+    page.keyboard.type("fran_norte@example.com")
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("Revisa tu correo")
+    mail_dir = stack.work_dir / "mail"
+    deadline, link = time.monotonic() + 30, None
+    while link is None and time.monotonic() < deadline:
+        for path in mail_dir.glob("*") if mail_dir.exists() else []:
+            found = RESET_LINK.search(path.read_text(errors="replace"))
+            if found and "fran_norte" in path.read_text(errors="replace"):
+                link = found.group(1)
+        if link is None:
+            time.sleep(0.2)  # poll interval of the wait for the e-mail file
+    assert link, "no reset e-mail for fran_norte"
+    page.goto(link)
+    expect(page.locator("h1")).to_have_text("Elige una contraseña nueva")
+    page.fill("#id_new_password1", "Nueva-Clave-del-Norte-42")
+    page.fill("#id_new_password2", "Nueva-Clave-del-Norte-42")
+    page.locator("form.stack button[type=submit]").press("Enter")
+    expect(page.locator("h1")).to_have_text("Contraseña cambiada")
+    login(page, "fran_norte", "Nueva-Clave-del-Norte-42")
+    page.context.clear_cookies()  # the shared anonymous page is anonymous again
+    assert page.errors == []
