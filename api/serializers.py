@@ -139,6 +139,14 @@ class CommentSerializer(serializers.ModelSerializer):
         fields = ["id", "ticket", "author", "body", "internal", "time_spent_minutes", "created_at"]
         read_only_fields = fields
 
+    def to_representation(self, instance: Comment) -> dict:
+        """Agents' recorded minutes are theirs: null for a franchisee (as on the ticket page)."""
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or not is_agent(request.user):
+            data["time_spent_minutes"] = None
+        return data
+
 
 class CommentCreateSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=COMMENT_MAX)

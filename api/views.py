@@ -138,7 +138,7 @@ class TicketCommentsView(generics.ListAPIView):
             internal=form.validated_data.get("internal", False) and is_agent(request.user),
             time_spent_minutes=form.validated_data.get("time_spent_minutes"),
         )
-        return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+        return Response(s.CommentSerializer(comment, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 class ArticleListView(generics.ListAPIView):

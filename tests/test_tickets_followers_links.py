@@ -220,3 +220,16 @@ def test_api_comment_records_time_spent(agent, ticket):
     ticket.refresh_from_db()
     assert ticket.time_spent_minutes == 12
     assert Event.objects.get(ticket=ticket, kind="commented").via == "api"
+
+
+def test_api_hides_recorded_minutes_from_franchisees(agent, franchisee, ticket):
+    from tests.api_helpers import token_client
+
+    services.add_comment(ticket=ticket, actor=agent, body="Hecho", time_spent_minutes=12)
+    url = f"/api/v1/tickets/{ticket.pk}/comments/"
+    as_agent = token_client(agent).get(url).json()
+    as_franchisee = token_client(franchisee).get(url).json()
+    rows = as_agent.get("results", as_agent)
+    assert [c["time_spent_minutes"] for c in rows] == [12]
+    rows = as_franchisee.get("results", as_franchisee)
+    assert [c["time_spent_minutes"] for c in rows] == [None]
