@@ -185,3 +185,28 @@ def request_password_reset(*, email: str, ip: str | None = None) -> None:
 @transaction.atomic
 def record_reset_link_sent(*, user: User, ip: str | None = None) -> None:
     record_event(user=user, kind=AccountEvent.Kind.PASSWORD_RESET_REQUESTED, ip=ip)
+
+
+@transaction.atomic
+def save_locale(*, user: User, language: str | None = None, time_zone: str | None = None) -> User:
+    """Save the user's language and/or time zone ("" time zone: follow the franchise's).
+
+    The language is what e-mails and pushed notifications are written in; the time zone is
+    the one every time is shown in (support_portal.times). Unknown values are refused.
+    """
+    from support_portal.times import valid_zone
+
+    fields = []
+    if language is not None:
+        if language not in dict(settings.LANGUAGES):
+            raise ValueError(f"unknown language {language!r}")
+        user.preferred_language = language
+        fields.append("preferred_language")
+    if time_zone is not None:
+        if time_zone and not valid_zone(time_zone):
+            raise ValueError(f"unknown time zone {time_zone!r}")
+        user.time_zone = time_zone
+        fields.append("time_zone")
+    if fields:
+        User.objects.filter(pk=user.pk).update(**{field: getattr(user, field) for field in fields})
+    return user

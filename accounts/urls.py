@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views
+from accounts import locale_views, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
@@ -14,4 +14,6 @@ urlpatterns = [
     path("password/reset/done/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path("password/reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("password/reset/complete/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("profile/locale/", locale_views.save_locale, name="save_locale"),
+    path("profile/time-zone-guess/", locale_views.guess_time_zone, name="guess_time_zone"),
 ]

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from accounts import services
 from accounts.access import is_agent
 from accounts.forms import PortalPasswordResetForm, ProfileForm
+from accounts.locale_views import GUESS_SESSION_KEY
 from support_portal import throttle
 
 
@@ -53,6 +54,16 @@ class LoginView(auth_views.LoginView):
     def form_invalid(self, form) -> HttpResponse:
         throttle.record(_login_ip_key(self.request), throttle.Rate.parse(settings.LOGIN_IP_FAILURE_RATE))
         return super().form_invalid(form)
+
+    def form_valid(self, form) -> HttpResponse:
+        response = super().form_valid(form)
+        user = self.request.user
+        # Pages follow the saved language from the first page after login, on any device, and a
+        # user without a time zone of their own gets it guessed by the browser (locale_views).
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.preferred_language, samesite="Lax")
+        if not user.time_zone:
+            self.request.session[GUESS_SESSION_KEY] = True
+        return response
 
     def get_default_redirect_url(self) -> str:
         return "/agent/" if is_agent(self.request.user) else "/"

@@ -9,11 +9,13 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from mail.outgoing import REPLY_MARKER, reply_headers
 from notifications.models import Notification
 from support_portal.links import safe_link
+from support_portal.stored_text import language_of
+from support_portal.times import time_zone_of
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +29,10 @@ def absolute_link(path: str) -> str:
 
 def build_email(notification: Notification) -> EmailMultiAlternatives:
     recipient = notification.recipient
-    language = recipient.preferred_language or settings.LANGUAGE_CODE
+    language = language_of(recipient)
     headers = reply_headers(notification)  # ticket e-mails: signed Reply-To + threading (mail/outgoing.py)
-    with translation.override(language):
+    # The recipient's language and time zone: stored texts and dates read as on their pages.
+    with translation.override(language), timezone.override(time_zone_of(recipient)):
         context = {
             "reply_marker": str(REPLY_MARKER) if headers else "",
             "notification": notification,

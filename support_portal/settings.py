@@ -102,6 +102,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
             ],
+            "builtins": ["support_portal.templatetags.portal_time"],  # |iso_instant, |local_time
         },
     },
 ]

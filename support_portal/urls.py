@@ -1,8 +1,7 @@
 from django.contrib import admin
-from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
-from django.views.i18n import set_language
 
+from accounts.locale_views import set_language
 from accounts.views import home
 from chat.views import availability as agent_availability
 from support_portal.health import healthz
@@ -24,7 +23,7 @@ urlpatterns = [
     path("chat/", include("chat.urls")),
     path("assist/", include("assist.urls")),
     path("notifications/", include("notifications.urls")),
-    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("i18n/setlang/", set_language, name="set_language"),  # also saves a user's preferred_language
     path("api/", include("api.urls")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

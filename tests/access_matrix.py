@@ -103,6 +103,24 @@ MATRIX: dict[str, list[Rule]] = {
     "/accounts/profile/sessions/end-others/": [
         Rule("/accounts/profile/sessions/end-others/", get="login 405 405 405", post="login ran ran ran")
     ],
+    "/accounts/profile/locale/": [
+        Rule(
+            "/accounts/profile/locale/",
+            get="login 405 405 405",
+            post="login ran ran ran",
+            data={"language": "es", "time_zone": "Atlantic/Canary"},
+            note="one's own language and time zone",
+        )
+    ],
+    "/accounts/profile/time-zone-guess/": [
+        Rule(
+            "/accounts/profile/time-zone-guess/",
+            get="login 405 405 405",
+            post="login 204 204 204",
+            data={"time_zone": "Atlantic/Canary"},
+            note="kept only once after login, for a user without a zone",
+        )
+    ],
     "/agent/": [Rule("/agent/", get=AGENT_ONLY_GET)],
     # supervisors' reports: figures by date range, CSV exports, audit log (agents too get a 404)
     "/agent/reports/figures/": [Rule("/agent/reports/figures/", get="login 404 404 404", note="supervisors only")],

@@ -43,4 +43,51 @@ window.Portal = {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     return scheme + window.location.host + path;
   },
+  // The one time formatter of the browser side (the server's is support_portal.times.format_datetime):
+  // an ISO instant in the reader's zone (<html data-time-zone>, the profile's, never the device's) as
+  // "02/12/2026 14:05" ("datetime"), "02/12/2026" ("date") or "14:05" ("time"), like the pages.
+  formatTime: function (iso, style) {
+    var date = iso instanceof Date ? iso : new Date(iso);
+    if (isNaN(date.getTime())) { return ""; }
+    var zone = document.documentElement.getAttribute("data-time-zone") || undefined;
+    var parts = {};
+    var options = {
+      timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    };
+    var format;
+    try {
+      format = new Intl.DateTimeFormat("en-GB", options);
+    } catch (error) {  // an unknown zone: the device's rather than nothing
+      delete options.timeZone;
+      format = new Intl.DateTimeFormat("en-GB", options);
+    }
+    format.formatToParts(date).forEach(function (part) { parts[part.type] = part.value; });
+    var day = parts.day + "/" + parts.month + "/" + parts.year;
+    var time = (parts.hour === "24" ? "00" : parts.hour) + ":" + parts.minute;
+    if (style === "date") { return day; }
+    if (style === "time") { return time; }
+    return day + " " + time;
+  },
+  // A valid <time datetime> value: UTC, whole seconds ("2026-12-02T13:05:00Z").
+  isoInstant: function (iso) {
+    var date = iso instanceof Date ? iso : new Date(iso);
+    return isNaN(date.getTime()) ? "" : date.toISOString().replace(/\.\d+Z$/, "Z");
+  },
 };
+
+// First page after login without a time zone of one's own: send the browser's (once).
+(function () {
+  "use strict";
+  var url = document.documentElement.getAttribute("data-time-zone-guess");
+  var zone = window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (!url || !zone || !window.fetch) { return; }
+  var body = new URLSearchParams({ time_zone: zone });
+  fetch(url, { method: "POST", body: body, credentials: "same-origin", headers: { "X-CSRFToken": Portal.csrfToken() } })
+    .then(function (response) {
+      if (response.ok && zone !== document.documentElement.getAttribute("data-time-zone")) {
+        document.documentElement.setAttribute("data-time-zone-guessed", zone);
+      }
+    })
+    .catch(function () {});
+})();

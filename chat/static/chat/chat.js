@@ -166,8 +166,8 @@
     }
     var time = document.createElement("time");
     var created = frame.created ? new Date(frame.created) : new Date();
-    time.dateTime = created.toISOString();
-    time.textContent = created.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    time.dateTime = window.Portal.isoInstant(created);
+    time.textContent = window.Portal.formatTime(created, "time");  // the reader's zone, like the page
     li.appendChild(time);
     if (mine) {
       var tick = document.createElement("span");

@@ -57,11 +57,7 @@
   }
 
   function formatTime(iso) {
-    var date = new Date(iso);
-    if (isNaN(date.getTime())) { return ""; }
-    return date.toLocaleString(document.documentElement.lang || undefined, {
-      dateStyle: "short", timeStyle: "short",
-    });
+    return window.Portal.formatTime(iso, "datetime");  // the reader's zone and format (portal.js)
   }
 
   function renderItem(item) {
@@ -82,7 +78,7 @@
     }
     var time = document.createElement("time");
     time.className = "muted";
-    time.dateTime = new Date(item.created).toISOString(); // a valid datetime (no microseconds)
+    time.dateTime = window.Portal.isoInstant(item.created);
     time.textContent = formatTime(item.created);
     link.appendChild(time);
     link.addEventListener("click", function () { if (!item.read) { markRead(item); } });
