@@ -182,3 +182,16 @@ def test_saved_filters_cover_assignee_sla_text_and_custom_fields(franchisee, age
     from tests.conftest import _client_for
 
     assert [t.pk for t in _client_for(agent2).get(f"/agent/?saved={me.pk}").context["page"].object_list] == [a.pk]
+
+
+def test_a_ticket_change_makes_the_counts_stale(
+    franchisee, agent, agent_client, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(tab_counts, "RECOUNT_MIN_SECONDS", 0)
+    services.save_view(actor=agent, name="Altas", query="priority=high")
+    ticket = make_ticket(franchisee, priority="high")
+    assert ("Altas", "1") in tabs(agent_client.get("/agent/"))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.change_priority(ticket=ticket, actor=agent, priority="low")  # a timeline event: stale
+    assert ("Altas", "1") in tabs(agent_client.get("/agent/"))  # shown while recounted (eager Celery)
+    assert ("Altas", "0") in tabs(agent_client.get("/agent/"))

@@ -61,7 +61,14 @@ def _event(ticket: Ticket, actor: User | None, kind: str, old: str = "", new: st
         ticket=ticket, actor=actor, kind=kind, old_value=str(old)[:200], new_value=str(new)[:200], **extra
     )
     webhook_events.ticket_event_recorded(event)  # the one hook of ticket webhooks, sent after commit
+    transaction.on_commit(_tab_counts_changed)  # the /agent/ tab counts go stale (recounted lazily)
     return event
+
+
+def _tab_counts_changed() -> None:
+    from tickets import tab_counts
+
+    tab_counts.changed()
 
 
 def _tell(

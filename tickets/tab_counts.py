@@ -2,8 +2,10 @@
 
 Each count is cached (key: the normalised filters, plus the agent for "mine"/"me" filters, so a
 shared view's count is computed once for everyone). A request reads all its tabs' counts with one
-`cache.get_many`; a count older than `TICKETS_TAB_COUNT_FRESH` seconds is still shown while one
-Celery task (guarded by a `cache.add` lock) recounts it; a count never seen is computed at once.
+`cache.get_many`; a count older than `TICKETS_TAB_COUNT_FRESH` seconds, or taken before the last
+ticket change (`changed()`, a generation number the services bump after commit) and at least
+RECOUNT_MIN_SECONDS old, is still shown while one Celery task (guarded by a `cache.add` lock)
+recounts it; a count never seen is computed at once.
 Counts are capped: COUNT(*) over `LIMIT TAB_COUNT_CAP + 1` rows, shown as "1000+", so one recount
 reads at most that many index entries whatever the size of the table.
 """
@@ -23,6 +25,9 @@ from tickets.selectors import DashboardFilters
 
 TAB_COUNT_CAP = 1000
 KEEP_SECONDS = 24 * 3600
+#: After a ticket change, a tab is recounted at most this often (seconds), in the background.
+RECOUNT_MIN_SECONDS = 5
+GENERATION_KEY = "tickets:tabcount:generation"
 
 
 def fresh_seconds() -> int:
@@ -52,17 +57,28 @@ def count(user: User, filters: DashboardFilters) -> TabCount:
     return TabCount(min(rows, TAB_COUNT_CAP), rows > TAB_COUNT_CAP)
 
 
+def changed() -> None:
+    """A ticket changed (tickets.services, after commit): cached counts become stale — still shown,
+    recounted in the background by the next request that reads them (one INCR, no COUNT)."""
+    try:
+        cache.incr(GENERATION_KEY)
+    except ValueError:
+        cache.set(GENERATION_KEY, 1, None)
+
+
 def refresh(user: User, filters: DashboardFilters) -> TabCount:
     """Recount one tab and cache it (the Celery task and the first request call this)."""
+    generation = cache.get(GENERATION_KEY, 0)
     result = count(user, filters)
-    cache.set(_key(user, filters), (result.value, result.capped, time.time()), KEEP_SECONDS)
+    cache.set(_key(user, filters), (result.value, result.capped, time.time(), generation), KEEP_SECONDS)
     return result
 
 
 def tab_counts(user: User, tabs: dict[str, DashboardFilters]) -> dict[str, TabCount]:
     """The count of each tab (name → filters): cached, recounted in the background when stale."""
     keys = {name: _key(user, filters) for name, filters in tabs.items()}
-    cached = cache.get_many(list(set(keys.values())))
+    cached = cache.get_many([*set(keys.values()), GENERATION_KEY])
+    generation = cached.get(GENERATION_KEY, 0)
     now = time.time()
     counts: dict[str, TabCount] = {}
     for name, filters in tabs.items():
@@ -70,9 +86,10 @@ def tab_counts(user: User, tabs: dict[str, DashboardFilters]) -> dict[str, TabCo
         if entry is None:
             counts[name] = refresh(user, filters)
             continue
-        value, capped, at = entry
+        value, capped, at, seen = entry
         counts[name] = TabCount(value, capped)
-        if now - at > fresh_seconds() and cache.add(f"{keys[name]}:lock", 1, fresh_seconds()):
+        stale = now - at > fresh_seconds() or (seen != generation and now - at >= RECOUNT_MIN_SECONDS)
+        if stale and cache.add(f"{keys[name]}:lock", 1, RECOUNT_MIN_SECONDS):
             from tickets.tasks import refresh_tab_count
 
             refresh_tab_count.delay(user.pk, _payload(filters))
