@@ -183,3 +183,23 @@ def test_no_english_translation_holds_a_straight_double_quote():
             if line.startswith("msgstr") and '\\"' in line:
                 offenders.append(f"{catalogue.relative_to(ROOT)}: {line}")
     assert offenders == []
+
+
+def test_the_cached_team_figures_are_read_in_each_reader_language(franchisee, supervisor, settings):
+    from django.core.cache import cache
+
+    from tickets.figures import cached_team_figures
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+    make_ticket(franchisee)
+    with translation.override("es"):
+        cached_team_figures()  # computed (and cached) by a Spanish reader first
+    with translation.override("en"):
+        labels = [label for _status, label, _count in cached_team_figures().open_by_status]
+    assert "New" in labels and "Nuevo" not in labels
+    english = Client()
+    english.force_login(supervisor)
+    english.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    page = english.get("/agent/").content.decode()
+    assert ">On hold</a>" in page and ">En espera</a>" not in page

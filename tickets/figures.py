@@ -31,7 +31,7 @@ from django.utils import timezone
 from tickets.models import ACTIVE_STATUSES, Status, Ticket
 
 PERIODS = (7, 30)
-CACHE_KEY = "tickets:team_figures"
+CACHE_KEY = "tickets:team_figures:v2"  # v2: language-neutral (labels translated when read)
 CACHE_SECONDS = 60
 
 
@@ -61,8 +61,16 @@ class PeriodFigures:
 
 @dataclass
 class TeamFigures:
-    open_by_status: list[tuple[str, str, int]]  # (status, label, count)
+    """Language-neutral (it is cached and shared by readers of both languages): labels are
+    translated when read, in the reader's language."""
+
+    open_counts: list[tuple[str, int]]  # (status code, count)
     periods: list[PeriodFigures]
+
+    @property
+    def open_by_status(self) -> list[tuple[str, str, int]]:
+        """(status, label in the active language, count)."""
+        return [(status, str(Status(status).label), count) for status, count in self.open_counts]
 
 
 def _compliant() -> Q:
@@ -158,8 +166,8 @@ def team_figures(now: datetime | None = None) -> TeamFigures:
         .order_by()
         .values_list("status", "n")
     )
-    open_by_status = [(status, str(Status(status).label), counts.get(status, 0)) for status in ACTIVE_STATUSES]
-    return TeamFigures(open_by_status=open_by_status, periods=periods)
+    open_counts = [(str(status), counts.get(status, 0)) for status in ACTIVE_STATUSES]
+    return TeamFigures(open_counts=open_counts, periods=periods)
 
 
 def cached_team_figures() -> TeamFigures:
