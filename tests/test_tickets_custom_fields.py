@@ -193,3 +193,24 @@ def test_supervisors_define_fields_in_the_category_admin(tpv, fields, supervisor
     choice = CustomField(category=tpv, key="x", label="X", kind="choice", options="  \n")
     with pytest.raises(ValidationError):
         choice.full_clean()
+
+
+def test_the_tickets_csv_export_carries_tags_and_custom_fields(tpv, fields, franchisee, agent, supervisor_client):
+    import csv
+    import io
+
+    from django.utils import timezone
+
+    ticket = make_ticket(franchisee, category=tpv, custom_values={"serie": "SN-42", "cajas": 3, "modelo": "Ingenico"})
+    services.set_tags(ticket=ticket, actor=agent, tags=["caja", "red"])
+    today = timezone.localdate().isoformat()
+    response = supervisor_client.get("/agent/reports/tickets.csv", {"start": today, "end": today})
+    assert response.status_code == 200
+    text = b"".join(response.streaming_content).decode("utf-8").removeprefix("\ufeff")
+    header, row = list(csv.reader(io.StringIO(text)))[:2]
+    cells = dict(zip(header, row, strict=True))
+    assert cells["Etiquetas"] == "caja, red"
+    assert cells["Número de serie (TPV)"] == "SN-42"
+    assert cells["Cajas afectadas (TPV)"] == "3"
+    assert cells["Modelo (TPV)"] == "Ingenico"
+    assert cells["Falla desde (TPV)"] == ""
