@@ -10,7 +10,7 @@ bell reconnects and catches up. Origin is checked before this runs (support_port
 import asyncio
 import contextlib
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils.translation import gettext as _
 
@@ -49,13 +49,14 @@ class NotificationConsumer(LayerGuard, SocketAuthMixin, AsyncJsonWebsocketConsum
         await self.accept()
         if is_agent(user):
             # An agent with the portal open (e.g. on /agent/) is online for the chat queue.
-            await sync_to_async(presence.agent_connected)(user.pk)
+            # (database_sync_to_async: coming online may route waiting chats, chat.dispatch)
+            await database_sync_to_async(presence.agent_connected)(user.pk)
             self.presence_task = asyncio.create_task(self._keep_agent_online(user.pk))
 
     async def _keep_agent_online(self, user_id: int) -> None:
         while True:
             await asyncio.sleep(presence.HEARTBEAT_SECONDS)
-            await sync_to_async(presence.agent_heartbeat)(user_id)
+            await database_sync_to_async(presence.agent_heartbeat)(user_id)
 
     async def disconnect(self, code: int) -> None:
         await self.sockauth_leave()
@@ -65,7 +66,7 @@ class NotificationConsumer(LayerGuard, SocketAuthMixin, AsyncJsonWebsocketConsum
             self.presence_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.presence_task
-            await sync_to_async(presence.agent_disconnected)(self.scope["user"].pk)
+            await database_sync_to_async(presence.agent_disconnected)(self.scope["user"].pk)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         """The client has nothing to say on this socket: any frame gets an error frame."""

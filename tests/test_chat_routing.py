@@ -295,7 +295,7 @@ def test_routing_query_count_does_not_grow_with_agents(
     for n in range(10):
         other = save_user(username=f"extra{n}", role="agent", password=PASSWORD)[0]
         available(other)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(4):
         ranked = dispatch.ranked_candidates(conversation.topic)
     assert len(ranked) == 10
 
