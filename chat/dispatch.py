@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from accounts.access import is_agent
 from accounts.models import User
 from chat import presence, selectors, services
-from chat.frames import agent_status_frame
+from chat.frames import agent_status_frame, conversation_group, wait_frame
 from chat.models import AgentAvailability, Conversation, default_capacity
 from notifications.services import push_to_groups, user_group
 
@@ -70,6 +70,7 @@ def set_availability(*, agent: User, status: str) -> AgentAvailability:
         push_board([agent.pk])
         if status == AgentAvailability.Status.AVAILABLE:
             route_waiting()
+        push_waits()  # more or fewer slots: every waiting chat's estimate
     return row
 
 
@@ -228,9 +229,20 @@ def push_board(agent_ids: list[int]) -> None:
     """Send each agent's current state and load to every supervisor's notification sockets."""
     rows = selectors.board_rows(agent_ids)
     supervisors = selectors.supervisor_ids()
-    if not rows or not supervisors:
-        return
-    push_to_groups([(user_group(s), agent_status_frame(row)) for row in rows for s in supervisors])
+    if rows and supervisors:
+        push_to_groups([(user_group(s), agent_status_frame(row)) for row in rows for s in supervisors])
+
+
+def push_waits() -> None:
+    """A `wait` frame ({"type": "wait", "minutes": n | null}) to each of the oldest waiting chats:
+    their franchisee's page updates "Un agente te responderá en aproximadamente N minutos"."""
+    estimates = selectors.wait_estimates()
+    if estimates:
+        push_to_groups([(conversation_group(pk), wait_frame(m)) for pk, m in estimates.items()])
+
+
+def push_waits_after_commit() -> None:
+    transaction.on_commit(push_waits, robust=True)
 
 
 def push_board_after_commit(agent_ids: list[int]) -> None:

@@ -168,3 +168,9 @@ def agent_status_frame(row: dict) -> dict:
         "active": row["active"],
         "capacity": row["capacity"],
     }
+
+
+def wait_frame(minutes: int | None) -> dict:
+    """`wait` frame to a waiting conversation: about how many minutes until an agent answers
+    (null: nobody online)."""
+    return {"type": "wait", "minutes": minutes}

@@ -257,12 +257,8 @@ def recent_handle_minutes(now=None) -> float:
     return sum(minutes) / len(minutes) if minutes else HANDLE_DEFAULT_MINUTES
 
 
-def wait_estimate(conversation: Conversation) -> int | None:
-    """About how many minutes until an agent answers this waiting chat, or None (not waiting,
-    or no agent online). Its place in the queue × recent handle time ÷ the chat slots of the
-    agents online (the capacity of the available ones; one per agent online but away)."""
-    if conversation.status != Conversation.Status.WAITING:
-        return None
+def _wait_inputs() -> tuple[int, float] | None:
+    """(chat slots of the agents online, recent handle minutes), or None with nobody online."""
     staff = list(User.objects.filter(role__in=STAFF_ROLES, is_active=True).select_related("chat_availability"))
     online = presence.online_agent_ids([u.pk for u in staff])
     if not online:
@@ -274,11 +270,36 @@ def wait_estimate(conversation: Conversation) -> int | None:
         row = getattr(user, "chat_availability", None)
         available = row is not None and row.status == AgentAvailability.Status.AVAILABLE
         slots += row.capacity if available else 1
+    return max(slots, 1), recent_handle_minutes()
+
+
+def _minutes(place: int, slots: int, handle: float) -> int:
+    return max(1, math.ceil(max(place, 1) * handle / slots))
+
+
+def wait_estimates(limit: int = 50) -> dict[int, int | None]:
+    """{conversation id: estimate} of the oldest `limit` waiting chats (for the live `wait` frames)."""
+    ids = waiting_ids(limit)
+    inputs = _wait_inputs() if ids else None
+    if inputs is None:
+        return dict.fromkeys(ids)
+    return {pk: _minutes(place, *inputs) for place, pk in enumerate(ids, start=1)}
+
+
+def wait_estimate(conversation: Conversation) -> int | None:
+    """About how many minutes until an agent answers this waiting chat, or None (not waiting,
+    or no agent online). Its place in the queue × recent handle time ÷ the chat slots of the
+    agents online (the capacity of the available ones; one per agent online but away)."""
+    if conversation.status != Conversation.Status.WAITING:
+        return None
+    inputs = _wait_inputs()
+    if inputs is None:
+        return None
     ahead = Conversation.objects.filter(
         Q(created_at__lt=conversation.created_at) | Q(created_at=conversation.created_at, pk__lte=conversation.pk),
         status=Conversation.Status.WAITING,
     ).count()
-    return max(1, math.ceil(max(ahead, 1) * recent_handle_minutes() / max(slots, 1)))
+    return _minutes(ahead, *inputs)
 
 
 def unanswered_minutes() -> int:

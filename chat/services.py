@@ -88,6 +88,7 @@ def _broadcast(conversation_id: int, frame: dict) -> None:
 
 def _push_queue(event: str, conversation: Conversation) -> None:
     push_to_agents(queue_frame(event, conversation, selectors.waiting_count()))
+    _dispatch().push_waits_after_commit()  # the queue moved: every waiting chat's estimate
 
 
 def _system_message(conversation: Conversation, text: StoredText) -> Message:

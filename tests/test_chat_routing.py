@@ -332,7 +332,7 @@ def test_board_frames_reach_supervisors_only(franchisee, agent, agent2, supervis
     presence.agent_connected(agent.pk)
     with mock.patch("chat.dispatch.push_to_groups") as pushed, django_capture_on_commit_callbacks(execute=True):
         dispatch.set_availability(agent=agent, status="available")
-    (sent,) = [call.args[0] for call in pushed.call_args_list]
+    sent = [pair for call in pushed.call_args_list for pair in call.args[0] if pair[1]["type"] == "agent_status"]
     assert [group for group, _frame in sent] == [user_group(supervisor.pk)]  # not to agents, not to franchisees
     frame = sent[0][1]
     assert frame["type"] == "agent_status" and frame["agent"]["id"] == agent.pk
@@ -347,6 +347,7 @@ def test_board_frames_reach_supervisors_only(franchisee, agent, agent2, supervis
         start(franchisee, "Carga", django_capture_on_commit_callbacks)  # routed: the load changes
         presence.agent_disconnected(agent.pk)  # offline
     frames = [frame for call in pushed.call_args_list for _group, frame in call.args[0]]
+    frames = [f for f in frames if f["type"] == "agent_status"]
     assert [(f["state"], f["active"]) for f in frames] == [("available", 1), ("offline", 1)]
 
 
@@ -397,3 +398,29 @@ def test_supervisor_sets_capacity_in_the_admin_and_waiting_chats_follow(
     )
     with pytest.raises(services.Forbidden):
         dispatch.set_capacity(actor=agent, agent=agent, capacity=9)
+
+
+def test_wait_frames_follow_the_queue(franchisee, agent, django_capture_on_commit_callbacks):
+    from unittest import mock
+
+    from chat.frames import conversation_group
+
+    presence.agent_connected(agent.pk)  # online, away: one slot, 5 min each
+    first = start(franchisee, "Uno", django_capture_on_commit_callbacks)
+    with mock.patch("chat.dispatch.push_to_groups") as pushed:
+        second = start(franchisee, "Dos", django_capture_on_commit_callbacks)
+    sent = dict(pushed.call_args_list[-1].args[0])
+    assert sent == {
+        conversation_group(first.pk): {"type": "wait", "minutes": 5},
+        conversation_group(second.pk): {"type": "wait", "minutes": 10},
+    }
+    with mock.patch("chat.dispatch.push_to_groups") as pushed, django_capture_on_commit_callbacks(execute=True):
+        services.accept_conversation(conversation_id=first.pk, agent=agent)  # the queue moves up
+    assert dict(pushed.call_args_list[-1].args[0]) == {conversation_group(second.pk): {"type": "wait", "minutes": 5}}
+
+
+def test_the_waiting_page_has_the_live_wait_hooks(franchisee, franchisee_client, django_capture_on_commit_callbacks):
+    conversation = start(franchisee, "Nadie", django_capture_on_commit_callbacks)
+    page = franchisee_client.get(f"/chat/{conversation.pk}/").content.decode()
+    assert 'id="chat-wait" hidden' in page  # nobody online: no estimate (yet)
+    assert 'data-many="Un agente te responderá en aproximadamente __N__ minutos."' in page

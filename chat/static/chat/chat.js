@@ -297,6 +297,17 @@
     }
   }
 
+  // "Un agente te responderá en aproximadamente N minutos", kept live by `wait` frames.
+  function showWait(minutes) {
+    var box = document.getElementById("chat-wait");
+    if (!box) { return; }
+    box.hidden = !minutes;
+    if (minutes) {
+      var text = minutes === 1 ? box.dataset.one : box.dataset.many;
+      box.textContent = text.replace("__N__", String(minutes));
+    }
+  }
+
   function onFrame(frame) {
     switch (frame.type) {
       case "message":
@@ -319,6 +330,9 @@
         break;
       case "conversation":
         applyStatus(frame);
+        break;
+      case "wait":
+        showWait(frame.minutes);
         break;
       case "error":
         onError(frame);
