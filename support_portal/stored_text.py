@@ -49,7 +49,18 @@ if TYPE_CHECKING:
 
 StoredText = dict[str, Any]
 
-__all__ = ["StoredText", "choice", "is_stored", "language_of", "pstored", "render", "render_for", "stored", "when"]
+__all__ = [
+    "StoredText",
+    "choice",
+    "is_stored",
+    "language_of",
+    "names",
+    "pstored",
+    "render",
+    "render_for",
+    "stored",
+    "when",
+]
 
 
 def _param(value: Any) -> Any:
@@ -103,8 +114,13 @@ def when(value: date | datetime, style: str = "") -> StoredText:
     return {"when": value.isoformat(), "style": style}
 
 
+def names(spanish: str, english: str = "") -> StoredText:
+    """A name kept in both languages (a category): the reader's, else the Spanish one."""
+    return {"names": {"es": spanish, "en": english or spanish}}
+
+
 def is_stored(value: Any) -> bool:
-    return isinstance(value, dict) and ("msgid" in value or "choice" in value or "when" in value)
+    return isinstance(value, dict) and any(key in value for key in ("msgid", "choice", "when", "names"))
 
 
 def _render(value: Any) -> str:
@@ -112,6 +128,9 @@ def _render(value: Any) -> str:
         return ""
     if not isinstance(value, dict):
         return str(value)
+    if "names" in value:
+        language = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
+        return str(value["names"].get(language) or value["names"].get(settings.LANGUAGE_CODE, ""))
     if "when" in value:
         from support_portal.times import format_datetime
 

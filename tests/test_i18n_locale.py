@@ -203,3 +203,28 @@ def test_the_cached_team_figures_are_read_in_each_reader_language(franchisee, su
     english.post("/i18n/setlang/", {"language": "en", "next": "/"})
     page = english.get("/agent/").content.decode()
     assert ">On hold</a>" in page and ">En espera</a>" not in page
+
+
+def test_a_category_reads_in_each_language(franchisee, agent):
+    from tickets import services as ticket_services
+    from tickets.models import Category
+
+    category = Category.objects.create(name="Datáfono", name_en="Card terminal", slug="datafono")
+    with translation.override("en"):
+        assert str(category) == "Card terminal"
+    with translation.override("es"):
+        assert str(category) == "Datáfono"
+    ticket = make_ticket(franchisee)
+    ticket_services.change_category(ticket=ticket, actor=agent, category=category)
+    english = Client()
+    franchisee.preferred_language = "en"
+    franchisee.save()
+    english.force_login(franchisee)
+    english.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert '<span class="badge">Card terminal</span>' in english.get(f"/tickets/{ticket.pk}/").content.decode()
+    from notifications.models import Notification
+    from support_portal.stored_text import render
+
+    note = Notification.objects.filter(recipient=franchisee).latest("id")
+    assert render(note.title_text, "en").endswith("Card terminal")
+    assert render(note.title_text, "es").endswith("Datáfono")

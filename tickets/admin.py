@@ -239,9 +239,9 @@ class CustomFieldAdmin(SupervisorWritesMixin, admin.ModelAdmin):
 
 @admin.register(Category)
 class CategoryAdmin(SupervisorWritesMixin, admin.ModelAdmin):
-    list_display = ("name", "slug", "active", "calendar")
+    list_display = ("name", "name_en", "slug", "active", "calendar")
     list_filter = ("active",)
-    search_fields = ("name", "slug")
+    search_fields = ("name", "name_en", "slug")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("agents",)
     inlines = (CustomFieldInline,)

@@ -94,7 +94,7 @@ class TicketForm(forms.Form):
 
     def custom_field_groups(self):
         """(category id, category name, bound fields) for the template's fieldsets."""
-        names = {c.pk: c.name for c in Category.objects.filter(pk__in=[pk for pk, _n in self.custom_groups])}
+        names = {c.pk: c.display_name for c in Category.objects.filter(pk__in=[pk for pk, _n in self.custom_groups])}
         return [(pk, names.get(pk, ""), [self[n] for n in fields]) for pk, fields in self.custom_groups]
 
     def clean_priority(self) -> str:

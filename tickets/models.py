@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -159,6 +160,8 @@ class CalendarHoliday(models.Model):
 
 class Category(models.Model):
     name = models.CharField(_("nombre"), max_length=100)
+    # Shown to English readers (empty: the Spanish name); `display_name` picks it per reader.
+    name_en = models.CharField(_("nombre en inglés"), max_length=100, blank=True)
     slug = models.SlugField(_("identificador"), max_length=100, unique=True)
     active = models.BooleanField(_("activa"), default=True)
     agents = models.ManyToManyField(
@@ -184,7 +187,13 @@ class Category(models.Model):
         verbose_name_plural = _("categorías de ticket")
 
     def __str__(self) -> str:
-        return self.name
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """The name in the active language (the Spanish one when there is no English name)."""
+        english = (translation.get_language() or "").startswith("en")
+        return self.name_en if english and self.name_en else self.name
 
 
 class CustomField(models.Model):

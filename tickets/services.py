@@ -19,7 +19,7 @@ from api import events as webhook_events
 from notifications import kinds
 from notifications.services import notify_many
 from support_portal import throttle
-from support_portal.stored_text import StoredText, choice, render, stored
+from support_portal.stored_text import StoredText, choice, names, render, stored
 from support_portal.text import INVISIBLE_MESSAGE, has_visible_text
 from tickets import assignment, audit, search, sla
 from tickets import custom_fields as cf
@@ -575,7 +575,11 @@ def change_category(*, ticket: Ticket, actor: User, category: Category | None) -
         _tell_followers(
             ticket,
             actor,
-            stored("Categoría de %(n)s: %(c)s", n=ticket.number, c=category.name if category else "—"),
+            stored(
+                "Categoría de %(n)s: %(c)s",
+                n=ticket.number,
+                c=names(category.name, category.name_en) if category else "—",
+            ),
         )
     return ticket
 
