@@ -116,8 +116,8 @@ def skilled_agent_ids(topic: str) -> set[int]:
     """Agents of the active ticket categories the topic names (preferred for that chat)."""
     from tickets.models import Category
 
-    categories = Category.objects.filter(active=True).values_list("pk", "name")
-    matched = [pk for pk, name in categories if topic_matches(topic, name)]
+    categories = Category.objects.filter(active=True).values_list("pk", "name", "name_en")
+    matched = [pk for pk, name, name_en in categories if topic_matches(topic, name) or topic_matches(topic, name_en)]
     if not matched:
         return set()
     return set(User.objects.filter(ticket_categories__in=matched).values_list("pk", flat=True))

@@ -262,6 +262,9 @@ def test_category_agents_are_preferred_for_a_matching_topic(
     assert matching.agent_id == agent2.pk  # skilled, although agent has the lower id
     other = start(franchisee, "No puedo entrar", django_capture_on_commit_callbacks)
     assert other.agent_id == agent.pk  # no category named: fewest chats
+    Category.objects.filter(pk=printers.pk).update(name_en="Printers")
+    english = start(franchisee, "My printer is jammed", django_capture_on_commit_callbacks)
+    assert english.agent_id == agent2.pk  # the category's English name counts too
 
 
 @pytest.mark.parametrize(
