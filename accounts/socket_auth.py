@@ -144,7 +144,14 @@ def _db(func):
     return DatabaseSyncToAsync(func, thread_sensitive=connection.vendor == "sqlite")
 
 
-_cached_stamp = sync_to_async(stamp, thread_sensitive=False)
+_cached_stamp = sync_to_async(stamp, thread_sensitive=False)  # at join
+
+
+async def _push_stamp(user_id: int) -> str:
+    """Before a push: read in a batch with the other pushes of the same loop turn."""
+    from accounts.socket_stamps import batched_stamp
+
+    return await batched_stamp(user_id)
 
 
 class SocketAuthMixin:
@@ -207,7 +214,7 @@ class SocketAuthMixin:
         if self.sockauth_ended or self.sockauth_grant is None:
             return False
         try:
-            current = await _cached_stamp(self.sockauth_grant.user_id)
+            current = await _push_stamp(self.sockauth_grant.user_id)
         except Exception:  # cache down: fall back to the database
             logger.exception("socket stamp unreadable; checking the database instead")
             current = None

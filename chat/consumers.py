@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from accounts.access import is_agent
 from accounts.socket_auth import SocketAuthMixin
-from chat import presence, selectors, services
+from chat import hot_path, presence, selectors, services
 from chat.frames import (
     FrameError,
     conversation_frame,
@@ -73,6 +73,7 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
         self.last_sent = 0  # highest message id sent on this socket
         self.last_typing = 0.0
         self.user = self.scope.get("user")
+        self.hot = hot_path.HotSender(self) if hot_path.enabled() else None  # one statement per message
         # Accept first: a close before accept would reach the browser as a bare handshake 403.
         await self.accept()
         if self.user is None or not self.user.is_authenticated or not self.user.is_active:
@@ -132,10 +133,19 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
     # --- client → server -------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
-        if self.group is None or not await self.sockauth_allows_receive():
+        if self.group is None:
             return
         try:
-            frame = parse_frame(text_data)
+            frame, problem = parse_frame(text_data), None
+        except FrameError as error:
+            frame, problem = None, error
+        # The hot path checks the grant inside its statement (chat.hot_path); every other frame here.
+        hot = self.hot is not None and frame is not None and frame["type"] == "message.send"
+        if not hot and not await self.sockauth_allows_receive():
+            return
+        try:
+            if problem is not None:
+                raise problem
             handlers = {"message.send": self._send_message, "typing": self._typing, "read": self._read}
             handler = handlers.get(frame["type"])
             if handler is None:
@@ -165,6 +175,9 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
             await self._error("unavailable", detail)
 
     async def _send_message(self, frame: dict) -> None:
+        if self.hot is not None:
+            await self._send_hot(frame)
+            return
         message, created = await writer(services.post_message)(
             conversation_id=self.conversation.pk,
             author=self.user,
@@ -180,22 +193,40 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
                     logger.exception("broadcast of chat message %s failed", message.pk)
                 await self.layer_failed(error)
         if self.layer_down:  # degraded: acknowledge from the database (even if the broadcast worked)
-            await self._catch_up(message)
+            await self._catch_up(message.pk, message_frame(message))
         elif not created:  # a retry: answer with the original, to this socket only
             await self.send_json(message_frame(message))
 
-    async def _catch_up(self, message) -> None:
+    async def _send_hot(self, frame: dict) -> None:
+        """message.send through chat.hot_path: one Redis call, one SQL statement, frame encoded once."""
+        stored = await self.hot.post(frame)
+        if stored is None:  # the grant ended: the socket is closed
+            return
+        if stored.created:
+            event = {"type": "push.frame", "text": stored.text, "id": stored.frame["id"]}
+            try:
+                await self.channel_layer.group_send(self.group, event)
+            except Exception as error:  # the layer is down: the message is stored; others get it on resume
+                if not unreachable(error):
+                    logger.exception("broadcast of chat message %s failed", stored.frame["id"])
+                await self.layer_failed(error)
+        if self.layer_down:
+            await self._catch_up(stored.frame["id"], stored.frame)
+        elif not stored.created:
+            await self.send_json(stored.frame)
+
+    async def _catch_up(self, message_id: int, own: dict) -> None:
         """Degraded: acknowledge from the database, with every message this socket missed before
         it. Acknowledging only this message would move the client's ?after= past the messages others
         sent meanwhile, and its resume would skip them."""
         after = self.last_sent
 
         def missed() -> list[dict]:
-            return [message_frame(m) for m in selectors.history(self.conversation.pk, after).filter(id__lte=message.pk)]
+            return [message_frame(m) for m in selectors.history(self.conversation.pk, after).filter(id__lte=message_id)]
 
         frames = await database_sync_to_async(missed)()
-        if not frames or frames[-1]["id"] != message.pk:  # already sent (a retry): answer it anyway
-            frames.append(message_frame(message))
+        if not frames or frames[-1]["id"] != message_id:  # already sent (a retry): answer it anyway
+            frames.append(own)
         for frame in frames:
             self.replayed.add(frame["id"])
             await self.send_json(frame)
@@ -224,6 +255,11 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
     async def push_frame(self, event: dict) -> None:
         """A frame sent to the conversation's group."""
         if event.get("exclude") == self.channel_name or not await self.sockauth_allows_push():
+            return
+        if "text" in event:  # a message frame already encoded (chat.hot_path)
+            if event["id"] not in self.replayed:
+                self.last_sent = max(self.last_sent, event["id"])
+                await self.send(text_data=event["text"])
             return
         frame = event["frame"]
         kind = frame.get("type")

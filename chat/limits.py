@@ -37,8 +37,31 @@ redis.call('PEXPIRE', KEYS[1], window)
 return 1
 """
 
+# The same log, and the values of KEYS[2..] read in the same round trip (chat.hot_path: who is
+# viewing the conversation). Returns {allowed (0/1), value of KEYS[2], …} (false for a missing key).
+SLIDING_LOG_AND_READ = """
+local now = tonumber(ARGV[3])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local window = tonumber(ARGV[2])
+local result = {0}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], window)
+  result[1] = 1
+end
+for i = 2, #KEYS do
+  result[i] = redis.call('GET', KEYS[i])
+end
+return result
+"""
+
 _memory_lock = threading.Lock()
 _script = None  # redis-py Script (its SHA is loaded once per server, re-sent if Redis forgot it)
+_read_script = None
 
 
 def limits() -> tuple[int, int]:
@@ -93,6 +116,26 @@ def hit(user_id: int, *, now: float | None = None) -> bool:
         except UNREACHABLE as error:  # Redis down: this process counts alone meanwhile
             cache.mark_down(error)
     return _hit_memory(user_id, max_messages, seconds, now)
+
+
+def hit_and_read(user_id: int, keys: list[str]) -> tuple[bool, list]:
+    """hit() and the cache values of `keys` (raw: ints as bytes, None when missing) in one
+    Redis round trip; without Redis, hit() and cache.get_many()."""
+    global _read_script
+    max_messages, seconds = limits()
+    client = _redis_client()
+    if client is not None:
+        try:
+            if _read_script is None:
+                _read_script = client.register_script(SLIDING_LOG_AND_READ)
+            args = [max_messages, seconds * 1000, "", uuid.uuid4().hex]
+            result = _read_script(keys=[_key(user_id), *(cache.make_key(k) for k in keys)], args=args, client=client)
+            return bool(result[0]), [value or None for value in result[1:]]
+        except UNREACHABLE as error:
+            cache.mark_down(error)
+    allowed = _hit_memory(user_id, max_messages, seconds, None)
+    found = cache.get_many(keys) if keys else {}
+    return allowed, [found.get(k) for k in keys]
 
 
 def reset(user_id: int) -> None:

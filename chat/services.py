@@ -324,6 +324,26 @@ def close_inactive_conversations(*, now=None) -> int:
     return closed
 
 
+def clean_message(body: object, client_id: object) -> str:
+    """Refuse a message body/client_id that cannot be stored (Invalid, TooLong); the stripped client_id."""
+    if not isinstance(body, str) or not isinstance(client_id, str):
+        raise Invalid(_("Mensaje mal formado."))
+    if "\x00" in body or "\x00" in client_id:
+        # Like Django's form fields: NUL is never valid text (and PostgreSQL refuses to store it).
+        raise Invalid(_("El mensaje contiene caracteres no permitidos."))
+    if not _is_text(body) or not _is_text(client_id):
+        # A lone UTF-16 surrogate (half an emoji) is not text: no database can store it.
+        raise Invalid(_("El mensaje contiene caracteres no válidos (un emoji incompleto)."))
+    client_id = client_id.strip()
+    if not client_id or len(client_id) > CLIENT_ID_MAX:
+        raise Invalid(_("client_id debe tener entre 1 y %(max)d caracteres.") % {"max": CLIENT_ID_MAX})
+    if not has_visible_text(body):
+        raise Invalid(_("El mensaje está vacío."))
+    if len(body) > BODY_MAX:
+        raise TooLong(_("El mensaje supera los %(max)d caracteres.") % {"max": BODY_MAX})
+    return client_id
+
+
 def post_message(
     *,
     conversation_id: int,
@@ -340,21 +360,7 @@ def post_message(
     broadcast=False leaves the broadcast of a new message to the caller (the consumer does it
     on its event loop, after this returns, so the database thread is not held by Redis).
     """
-    if not isinstance(body, str) or not isinstance(client_id, str):
-        raise Invalid(_("Mensaje mal formado."))
-    if "\x00" in body or "\x00" in client_id:
-        # Like Django's form fields: NUL is never valid text (and PostgreSQL refuses to store it).
-        raise Invalid(_("El mensaje contiene caracteres no permitidos."))
-    if not _is_text(body) or not _is_text(client_id):
-        # A lone UTF-16 surrogate (half an emoji) is not text: no database can store it.
-        raise Invalid(_("El mensaje contiene caracteres no válidos (un emoji incompleto)."))
-    client_id = client_id.strip()
-    if not client_id or len(client_id) > CLIENT_ID_MAX:
-        raise Invalid(_("client_id debe tener entre 1 y %(max)d caracteres.") % {"max": CLIENT_ID_MAX})
-    if not has_visible_text(body):
-        raise Invalid(_("El mensaje está vacío."))
-    if len(body) > BODY_MAX:
-        raise TooLong(_("El mensaje supera los %(max)d caracteres.") % {"max": BODY_MAX})
+    client_id = clean_message(body, client_id)
     conversation = selectors.posting_state(author, conversation_id)
     refusal = None
     if conversation is None or not selectors.can_post(author, conversation):

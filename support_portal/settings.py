@@ -238,7 +238,16 @@ elif REDIS_URL:
             # socket_timeout above channels-redis' 5 s blocking receive: redis-py 8 defaults to 5 s
             # too, and a socket idle for 5 s then dies with 1011 (django/channels_redis#422).
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, **REDIS_CLIENT_OPTIONS, "retry": AsyncRedisRetry(RedisBackoff(), 2)}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        **REDIS_CLIENT_OPTIONS,
+                        "retry": AsyncRedisRetry(RedisBackoff(), 2),
+                        # redis-py 8's async pool holds 100 and then *fails* (MaxConnectionsError,
+                        # which degraded every socket): hundreds of sockets connecting at once need more.
+                        "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=2000),
+                    }
+                ],
                 "capacity": 1500,
                 "expiry": 30,
             },
