@@ -30,6 +30,7 @@ _read = sync_to_async(read_stamps, thread_sensitive=False)
 class _Batch:
     def __init__(self) -> None:
         self.waiting: dict[int, list[asyncio.Future]] = {}
+        self.tasks: set[asyncio.Task] = set()
 
     def ask(self, user_id: int) -> asyncio.Future:
         loop = asyncio.get_running_loop()
@@ -41,7 +42,9 @@ class _Batch:
 
     def _flush(self) -> None:
         batch, self.waiting = self.waiting, {}
-        asyncio.ensure_future(self._answer(batch))
+        task = asyncio.ensure_future(self._answer(batch))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     @staticmethod
     async def _answer(batch: dict[int, list[asyncio.Future]]) -> None:

@@ -84,9 +84,7 @@ async def _reader(ws, me: str, stats: Stats, window: dict, codes: dict) -> None:
         pass
 
 
-async def measure(
-    targets: list[dict], pid: int, rate: float, warmup: float, seconds: float, profile: str = ""
-) -> dict:
+async def measure(targets: list[dict], pid: int, rate: float, warmup: float, seconds: float, profile: str = "") -> dict:
     """Open every socket, send for warmup + seconds, measure the window after the warm-up."""
     from websockets.asyncio.client import connect
 

@@ -103,7 +103,13 @@ def take_snapshot(grant: Grant) -> tuple[int | None, Snapshot | None]:
     if user.role != grant.role or user.franchise_id != grant.franchise_id:
         return RIGHTS_CHANGED, None
     return None, Snapshot(
-        user.pk, user.role, user.franchise_id, user.password, user.session_epoch, session.session_key, session.session_data
+        user.pk,
+        user.role,
+        user.franchise_id,
+        user.password,
+        user.session_epoch,
+        session.session_key,
+        session.session_data,
     )
 
 
@@ -357,4 +363,3 @@ def _store_classic(user: User, conversation_id: int, body, client_id, viewers: l
         conversation_id=conversation_id, author=user, body=body, client_id=client_id, broadcast=False
     )
     return _frame_of(message, created=created)
-

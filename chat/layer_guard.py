@@ -20,9 +20,9 @@ import contextlib
 import logging
 import weakref
 
+from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.layers import get_channel_layer
-from channels.consumer import get_handler_name
 from channels.utils import await_many_dispatch
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
