@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
@@ -24,7 +25,11 @@ def read_stamps(user_ids: list[int]) -> dict[int, str]:
     return {pk: found.get(_stamp_key(pk)) or stamp(pk) for pk in user_ids}
 
 
-_read = sync_to_async(read_stamps, thread_sensitive=False)
+# Threads of their own: the default executor also runs database calls, which can wait for a
+# pooled connection (up to DB_POOL_TIMEOUT), and pushes must not wait behind them.
+_read = sync_to_async(
+    read_stamps, thread_sensitive=False, executor=ThreadPoolExecutor(2, thread_name_prefix="socket-stamps")
+)
 
 
 class _Batch:

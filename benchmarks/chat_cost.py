@@ -187,6 +187,9 @@ async def measure(targets: list[dict], pid: int, rate: float, warmup: float, sec
         "duplicated": stats.duplicates,
         "errors": stats.errors,
         "error_codes": codes,
+        # neither delivered nor refused with an error frame (must be 0: no silent loss or expiry)
+        "unaccounted": stats.sent - stats.received - stats.errors,
+        "offered_per_s": round(rate * len(targets), 1),
     }
 
 
@@ -209,10 +212,32 @@ def ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def overload_summary(levels: list[dict]) -> dict:
+    """Per server and conversation count: the peak delivered rate, the offered rate at the peak
+    (saturating), and what is delivered at twice that offered rate, as a share of the peak."""
+    summary: dict = {}
+    for kind in ("portal", "relay"):
+        for n in sorted({lv["conversations"] for lv in levels}):
+            points = [(lv["offered_per_s"], lv[kind]["msgs_per_s"]) for lv in levels if lv["conversations"] == n]
+            offered_at_peak, peak = max(points, key=lambda p: p[1])
+            beyond = [p for p in points if p[0] >= 2 * offered_at_peak]
+            at_twice = beyond[0][1] if beyond else None
+            summary[f"{kind}_{n}"] = {
+                "peak_msgs_per_s": peak,
+                "offered_at_peak": offered_at_peak,
+                "delivered_at_2x": at_twice,
+                "share_of_peak_at_2x": round(at_twice / peak, 3) if at_twice is not None and peak else None,
+            }
+    return summary
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", default="20,200")
     parser.add_argument("--rate", type=float, default=1.0, help="messages per second per conversation")
+    parser.add_argument(
+        "--rates", default="", help="overload sweep: these rates per conversation (e.g. 0.5,1,2,4), each level"
+    )
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=1, help="ABBA rounds per level")
@@ -293,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
                 for c in plan[:n]
             ]
 
-        for n in levels:
+        rates = [float(x) for x in args.rates.split(",")] if args.rates else [args.rate]
+        for n, rate in [(n, r) for n in levels for r in rates]:
             runs: dict[str, list[dict]] = {"portal": [], "relay": []}
             order = []
             for r in range(args.rounds):
@@ -301,15 +327,15 @@ def main(argv: list[str] | None = None) -> int:
             for kind in order:
                 pid = portal.pid if kind == "portal" else relay.pid
                 spy = f"{args.profile}-{n}.txt" if args.profile and kind == "portal" else ""
-                runs[kind].append(
-                    asyncio.run(measure(targets(kind, n), pid, args.rate, args.warmup, args.seconds, spy))
-                )
-            level = {"conversations": n}
+                runs[kind].append(asyncio.run(measure(targets(kind, n), pid, rate, args.warmup, args.seconds, spy)))
+            level = {"conversations": n, "rate_per_conversation": rate, "offered_per_s": round(n * rate, 1)}
             for kind, items in runs.items():
                 costs = [i["daphne_cpu_ms_per_msg"] for i in items if i["daphne_cpu_ms_per_msg"]]
                 level[kind] = {
                     "runs": items,
                     "daphne_cpu_ms_per_msg": round(sum(costs) / len(costs), 3) if costs else None,
+                    "msgs_per_s": round(sum(i["msgs_per_s"] for i in items) / len(items), 1),
+                    "unaccounted": sum(i["unaccounted"] for i in items),
                 }
             p, b = level["portal"]["daphne_cpu_ms_per_msg"], level["relay"]["daphne_cpu_ms_per_msg"]
             level["portal_over_relay"] = round(p / b, 2) if p and b else None
@@ -317,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(level), file=sys.stderr)
         result["rss_kb_at_end"] = {"portal": rss_kb(portal.pid), "relay": rss_kb(relay.pid)}
     result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    if len(rates) > 1:
+        result["overload"] = overload_summary(result["levels"])
     result["goals"] = {
         "portal_at_most_2ms_per_msg": all(
             (lv["portal"]["daphne_cpu_ms_per_msg"] or 99) <= 2.0 for lv in result["levels"]

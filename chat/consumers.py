@@ -10,8 +10,6 @@ checked before this runs (support_portal.asgi, 4403).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -25,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from accounts.access import is_agent
 from accounts.socket_auth import SocketAuthMixin
-from chat import hot_path, presence, selectors, services
+from chat import heartbeats, hot_path, presence, selectors, services
 from chat.frames import (
     FrameError,
     conversation_frame,
@@ -68,7 +66,7 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.group = None
         self.presence_keys: list[str] = []
-        self.heartbeat_task = None
+        self.heartbeat_held = False
         self.replayed: set[int] = set()
         self.last_sent = 0  # highest message id sent on this socket
         self.last_typing = 0.0
@@ -94,7 +92,8 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
             self.presence_keys.append(presence.agent_key(self.user.pk))
         for key in self.presence_keys:
             await database_sync_to_async(presence.enter)(key)
-        self.heartbeat_task = asyncio.create_task(self._heartbeat())
+        heartbeats.for_this_loop().hold(self.presence_keys)  # one batch per process (chat.heartbeats)
+        self.heartbeat_held = True
         await self._replay(_after(self.scope.get("query_string", b"")))
 
     async def _replay(self, after: int) -> None:
@@ -114,17 +113,11 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
         frames = [message_frame(m) for m in selectors.history(self.conversation.pk, after).iterator(chunk_size=500)]
         return frames, selectors.read_markers(self.conversation), conversation_frame(self.conversation)
 
-    async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(presence.HEARTBEAT_SECONDS)
-            await database_sync_to_async(presence.heartbeat)(self.presence_keys)
-
     async def disconnect(self, code: int) -> None:
         await self.sockauth_leave()
-        if getattr(self, "heartbeat_task", None) is not None:
-            self.heartbeat_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.heartbeat_task
+        if getattr(self, "heartbeat_held", False):
+            heartbeats.for_this_loop().release(self.presence_keys)
+            self.heartbeat_held = False
         if getattr(self, "group", None):
             await self.leave(self.group)
         for key in getattr(self, "presence_keys", []):

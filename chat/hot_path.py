@@ -55,9 +55,9 @@ from chat.models import Conversation, Message
 logger = logging.getLogger(__name__)
 
 HOT_THREADS = 2  # worker threads per process (each holds one pooled connection while busy)
-IDLE_RELEASE = 2.0  # seconds without work after which a worker gives its connection back
+IDLE_RELEASE = 10.0  # seconds without work after which a worker gives its connection back
 MAX_INFLIGHT = 48  # messages being stored at once per process; more are refused `busy`
-MAX_LAG = 0.25  # seconds of event-loop lateness above which new messages are refused `busy`
+MAX_LAG = 1.0  # seconds of event-loop lateness above which new messages are refused `busy`
 LAG_PROBE = 0.05  # seconds between event-loop lateness probes
 
 
@@ -305,7 +305,7 @@ class Admission:
         """Hold a place while one message is stored; Busy when there is none."""
         self._ensure_probe()
         if self.inflight >= MAX_INFLIGHT or self.lag > MAX_LAG:
-            raise Busy(_("El chat está saturado en este momento: tu mensaje se reenviará en unos segundos."))
+            raise Busy(_("El chat está saturado: tu mensaje se reenviará en unos segundos."))
         self.inflight += 1
         try:
             yield

@@ -7,16 +7,13 @@ outage degrades the socket and closes it with 4012 once Redis is back (chat.laye
 bell reconnects and catches up. Origin is checked before this runs (support_portal.asgi, 4403).
 """
 
-import asyncio
-import contextlib
-
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils.translation import gettext as _
 
 from accounts.access import is_agent
 from accounts.socket_auth import SocketAuthMixin
-from chat import presence
+from chat import heartbeats, presence
 from chat.frames import FrameError, error_frame, parse_frame
 from chat.layer_guard import LayerGuard
 from notifications.services import AGENTS_GROUP, user_group
@@ -27,7 +24,7 @@ NOT_LOGGED_IN = 4401
 class NotificationConsumer(LayerGuard, SocketAuthMixin, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.joined: list[str] = []
-        self.presence_task: asyncio.Task | None = None
+        self.presence_keys: list[str] = []
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
             # Accept first: a close before accept would reach the browser as a bare handshake 403.
@@ -51,21 +48,16 @@ class NotificationConsumer(LayerGuard, SocketAuthMixin, AsyncJsonWebsocketConsum
             # An agent with the portal open (e.g. on /agent/) is online for the chat queue.
             # (database_sync_to_async: coming online may route waiting chats, chat.dispatch)
             await database_sync_to_async(presence.agent_connected)(user.pk)
-            self.presence_task = asyncio.create_task(self._keep_agent_online(user.pk))
-
-    async def _keep_agent_online(self, user_id: int) -> None:
-        while True:
-            await asyncio.sleep(presence.HEARTBEAT_SECONDS)
-            await database_sync_to_async(presence.agent_heartbeat)(user_id)
+            self.presence_keys = [presence.agent_key(user.pk)]
+            heartbeats.for_this_loop().hold(self.presence_keys)  # one batch per process (chat.heartbeats)
 
     async def disconnect(self, code: int) -> None:
         await self.sockauth_leave()
         for group in getattr(self, "joined", []):
             await self.leave(group)
-        if getattr(self, "presence_task", None) is not None:
-            self.presence_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.presence_task
+        if getattr(self, "presence_keys", None):
+            heartbeats.for_this_loop().release(self.presence_keys)
+            self.presence_keys = []
             await database_sync_to_async(presence.agent_disconnected)(self.scope["user"].pk)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:

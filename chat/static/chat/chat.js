@@ -31,7 +31,9 @@
   var MAX_BODY = 4000;
   var HEALTHY_AFTER = 10000;  // ms a connection must stay up before the backoff resets
   var LAYER_BACK = 4012;  // the server's live channel is back: reconnect now and resume
-  var RETRY_LATER_CODES = ["rate_limited", "unavailable"];
+  // Kept in the outbox and sent again later. `busy`: the server is at capacity right now
+  // (chat.hot_path admission control): retried after 2–5 s, spread so clients do not return together.
+  var RETRY_LATER_CODES = ["rate_limited", "unavailable", "busy"];
 
   var socket = null;
   var attempts = 0;
@@ -349,7 +351,8 @@
     var item = dropInflight();
     if (!item) { return; }
     if (RETRY_LATER_CODES.indexOf(frame.code) !== -1) {
-      window.setTimeout(flush, 5000);  // keep it in the outbox and try again later
+      var delay = frame.code === "busy" ? 2000 + Math.random() * 3000 : 5000;
+      window.setTimeout(flush, delay);  // keep it in the outbox and try again later
       return;
     }
     // too_long / invalid / forbidden: the server will never take it. Take it out of the outbox
