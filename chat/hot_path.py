@@ -49,7 +49,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.socket_auth import Grant, session_holds
 from chat import limits, presence, selectors, services
-from chat.frames import person
+from chat.frames import message_frame
 from chat.models import Conversation, Message
 
 logger = logging.getLogger(__name__)
@@ -132,8 +132,7 @@ WITH grant_ok AS (
     SELECT c.id, c.franchisee_id, c.agent_id FROM {conversation} c
     WHERE c.id = %(cid)s AND EXISTS (SELECT 1 FROM grant_ok) AND {rule}
 ), ins AS (
-    INSERT INTO {message} (conversation_id, author_id, kind, body, client_id, created_at)
-    SELECT conv.id, %(uid)s, 'user', %(body)s, %(client_id)s, %(now)s FROM conv
+    INSERT INTO {message} ({columns}) SELECT {values} FROM conv
     ON CONFLICT (conversation_id, author_id, client_id) WHERE NOT (client_id = '') DO NOTHING
     RETURNING id
 ), touch AS (
@@ -145,14 +144,28 @@ SELECT EXISTS (SELECT 1 FROM grant_ok), (SELECT id FROM ins), EXISTS (SELECT 1 F
 """
 
 
+def _message_fields() -> list:
+    return [f for f in Message._meta.concrete_fields if not f.primary_key]
+
+
 def _sql(role: str) -> str:
+    fields = _message_fields()
     return MESSAGE_SQL.format(
         user=User._meta.db_table,
         session=Session._meta.db_table,
         conversation=Conversation._meta.db_table,
         message=Message._meta.db_table,
+        columns=", ".join(connection.ops.quote_name(f.column) for f in fields),
+        values=", ".join(f"%(f_{f.column})s" for f in fields),
         rule=_POST_RULE.get(role, "FALSE"),
     )
+
+
+def _row_values(message: Message) -> dict:
+    """Every column of the new row as the ORM would write it (defaults of fields added later included)."""
+    return {
+        f"f_{f.column}": f.get_db_prep_save(f.pre_save(message, True), connection=connection) for f in _message_fields()
+    }
 
 
 @dataclass
@@ -176,7 +189,9 @@ def store(snapshot: Snapshot, user: User, conversation_id: int, body, client_id,
             return _frame_of(existing, created=False)
         raise services.RateLimited(_("Demasiados mensajes seguidos: espera unos segundos."))
     now = timezone.now()
+    message = Message(conversation_id=conversation_id, author=user, body=body, client_id=client_id, created_at=now)
     params = {
+        **_row_values(message),
         "uid": snapshot.user_id,
         "role": snapshot.role,
         "fid": snapshot.franchise_id,
@@ -187,7 +202,6 @@ def store(snapshot: Snapshot, user: User, conversation_id: int, body, client_id,
         "now": now,
         "stale": now - services.ACTIVITY_RESOLUTION,
         "cid": conversation_id,
-        "body": body,
         "client_id": client_id,
     }
     with connection.cursor() as cursor:
@@ -202,9 +216,7 @@ def store(snapshot: Snapshot, user: User, conversation_id: int, body, client_id,
         if not may_post:
             raise services.Forbidden(_("No puedes escribir en esta conversación."))
         raise services.Invalid(_("No se ha podido guardar el mensaje."))
-    message = Message(
-        pk=message_id, conversation_id=conversation_id, author=user, body=body, client_id=client_id, created_at=now
-    )
+    message.pk = message_id
     seen = {v for v, value in zip(viewers, viewing, strict=True) if value not in (None, b"0", 0)}
     if {franchisee_id, agent_id} - {None, user.pk} - seen:  # someone is not looking: notify them
         conversation = Conversation(pk=conversation_id, franchisee_id=franchisee_id, agent_id=agent_id)
@@ -213,16 +225,7 @@ def store(snapshot: Snapshot, user: User, conversation_id: int, body, client_id,
 
 
 def _frame_of(message: Message, *, created: bool) -> Stored:
-    frame = {
-        "type": "message",
-        "id": message.pk,
-        "conversation": message.conversation_id,
-        "client_id": message.client_id or None,
-        "body": message.body,
-        "created": message.created_at.isoformat(),
-        "author": person(message.author),
-        "kind": message.kind,
-    }
+    frame = message_frame(message)
     return Stored(frame, json.dumps(frame, ensure_ascii=False), created)
 
 
