@@ -57,7 +57,7 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-async def _reader(ws, me: str, stats: Stats, window: dict, codes: dict) -> None:
+async def _reader(ws, me: str, stats: Stats, window: dict, codes: dict, run_tag: str) -> None:
     try:
         async for raw in ws:
             now = time.perf_counter()
@@ -70,8 +70,8 @@ async def _reader(ws, me: str, stats: Stats, window: dict, codes: dict) -> None:
             if kind not in ("message", "message.send") or not frame.get("client_id"):
                 continue
             conv, sender, seq = frame["client_id"].split(":")
-            if sender == me:
-                continue
+            if sender == me or not seq.startswith(run_tag):
+                continue  # the sender's own echo, or an earlier run's message replayed at connect
             key = (conv, sender, seq)
             if key in stats.seen:
                 stats.duplicates += 1
@@ -89,6 +89,7 @@ async def measure(targets: list[dict], pid: int, rate: float, warmup: float, sec
     from websockets.asyncio.client import connect
 
     stats = Stats()
+    run_tag = os.urandom(4).hex()  # client_ids unique per run: the server answers a reused one as a retry
     codes: dict[str, int] = {}
     window = {"open": False}
     sockets: list = []
@@ -101,7 +102,7 @@ async def measure(targets: list[dict], pid: int, rate: float, warmup: float, sec
         )
         sockets.append(ws)
         if me is not None:
-            tasks.append(asyncio.create_task(_reader(ws, me, stats, window, codes)))
+            tasks.append(asyncio.create_task(_reader(ws, me, stats, window, codes, run_tag)))
         else:
             tasks.append(asyncio.create_task(_drain(ws)))
         return ws
@@ -134,7 +135,7 @@ async def measure(targets: list[dict], pid: int, rate: float, warmup: float, sec
             me = "f" if seq % 2 == 0 else "a"
             frame = {
                 "type": "message.send",
-                "client_id": f"{target['id']}:{me}:{seq}",
+                "client_id": f"{target['id']}:{me}:{run_tag}-{seq}",
                 "body": f"{seq} {time.perf_counter():.9f} hola",
             }
             try:
