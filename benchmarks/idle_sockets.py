@@ -94,11 +94,12 @@ async def hold(port: int, pid: int, plan: list[dict], n: int, seconds: float, ch
     for conv in plan[: max(1, chat_n // PER_CONVERSATION)]:
         sender = next(ws for cid, ws in sockets if cid == conv["id"])
         await sender.send(json.dumps({"type": "message.send", "client_id": f"ping-{conv['id']}", "body": "ping"}))
+        await asyncio.sleep(0.02)  # paced: a burst of hundreds at once would be refused `busy` (chat.hot_path)
 
     async def got_ping(ws) -> bool:
         try:
             while True:
-                frame = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
                 if frame["type"] == "message" and (frame.get("client_id") or "").startswith("ping-"):
                     return True
         except Exception:  # noqa: BLE001 (closed or silent socket: not alive)

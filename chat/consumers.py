@@ -196,7 +196,7 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
         if stored is None:  # the grant ended: the socket is closed
             return
         if stored.created:
-            event = {"type": "push.frame", "text": stored.text, "id": stored.frame["id"]}
+            event = {"type": "push.frame", "text": stored.text, "id": stored.frame["id"], "t": time.time()}
             try:
                 await self.channel_layer.group_send(self.group, event)
             except Exception as error:  # the layer is down: the message is stored; others get it on resume
@@ -250,6 +250,8 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
         if event.get("exclude") == self.channel_name or not await self.sockauth_allows_push():
             return
         if "text" in event:  # a message frame already encoded (chat.hot_path)
+            if "t" in event:
+                hot_path.admission.delivered(event["t"])
             if event["id"] not in self.replayed:
                 self.last_sent = max(self.last_sent, event["id"])
                 await self.send(text_data=event["text"])

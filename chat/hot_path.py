@@ -20,7 +20,9 @@ messages (docs/PERFORMANCE.md "Per-message cost", issue 13):
   pool's health check, a `SELECT 1`) around every call. A connection that fails is closed, so
   the next call takes a fresh one (the frame that saw the failure gets `unavailable`).
 - **Admission control** (`Admission`): at most MAX_INFLIGHT messages of this process are being
-  stored at once, and none while the event loop is more than MAX_LAG s late; past that a
+  stored at once, none while the event loop is more than MAX_LAG s late, and none while the
+  frames this process delivers arrive more than MAX_DELIVERY_LAG s after their broadcast (the
+  channel layer's queues); past that a
   message is refused at once with an error frame `busy` (nothing stored, the client's outbox
   resends it later with the same client_id), so an overload never builds a queue whose
   messages arrive late or expire: it refuses at the door and keeps delivering at capacity.
@@ -38,6 +40,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -59,6 +62,8 @@ IDLE_RELEASE = 10.0  # seconds without work after which a worker gives its conne
 MAX_INFLIGHT = 48  # messages being stored at once per process; more are refused `busy`
 MAX_LAG = 1.0  # seconds of event-loop lateness above which new messages are refused `busy`
 LAG_PROBE = 0.05  # seconds between event-loop lateness probes
+MAX_DELIVERY_LAG = 0.4  # seconds from broadcast to a socket of this process above which `busy`
+DELIVERY_MEMORY = 1.0  # seconds after which a delivery lag no longer counts (none observed since)
 
 
 class Busy(services.ChatError):
@@ -290,7 +295,22 @@ class Admission:
     def __init__(self) -> None:
         self.inflight = 0
         self.lag = 0.0
+        self.delivery_lag = 0.0  # smoothed broadcast → push time of the frames this process delivers
+        self.delivery_seen = 0.0
         self._probe: asyncio.Task | None = None
+
+    def delivered(self, sent_at: float) -> None:
+        """A broadcast frame reached one of this process's sockets; `sent_at` is its time.time() at
+        the broadcast. Queues behind the broadcast (the channel layer's lists, this process's
+        receive loop) show here, where the in-flight count cannot see them."""
+        now = time.time()
+        self.delivery_lag = 0.8 * self.delivery_lag + 0.2 * max(0.0, now - sent_at)
+        self.delivery_seen = now
+
+    def _delivery_late(self) -> bool:
+        if time.time() - self.delivery_seen > DELIVERY_MEMORY:
+            self.delivery_lag = 0.0  # nothing delivered lately (e.g. all refused): let messages in again
+        return self.delivery_lag > MAX_DELIVERY_LAG
 
     def _ensure_probe(self) -> None:
         if self._probe is None or self._probe.done():
@@ -307,7 +327,7 @@ class Admission:
     def slot(self):
         """Hold a place while one message is stored; Busy when there is none."""
         self._ensure_probe()
-        if self.inflight >= MAX_INFLIGHT or self.lag > MAX_LAG:
+        if self.inflight >= MAX_INFLIGHT or self.lag > MAX_LAG or self._delivery_late():
             raise Busy(_("El chat está saturado: tu mensaje se reenviará en unos segundos."))
         self.inflight += 1
         try:
