@@ -40,7 +40,10 @@ def refresh(keys: list[str]) -> None:
             pipe = client.pipeline(transaction=False)
             for key in missing:
                 pipe.set(key, 1, ex=presence.PRESENCE_TTL, nx=True)
-            pipe.execute()
+            back = {raw_key for raw_key, created in zip(missing, pipe.execute(), strict=True) if created}
+            for key in keys:  # an agent's key that had expired: online again (presence's signal)
+                if cache.make_key(key) in back:
+                    presence._transition(presence.agent_online, key)
     except Exception as error:  # noqa: BLE001 - Redis down: the cache's own fallback, key by key
         cache.mark_down(error)
         presence.heartbeat(keys)
