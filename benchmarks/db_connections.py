@@ -42,6 +42,7 @@ class Load:
     errors: list[str] = field(default_factory=list)
     messages_acked: int = 0
     retries: int = 0
+    busy: int = 0  # messages refused with `busy` (admission control): resent later, as chat.js does
     socket_errors: list[str] = field(default_factory=list)
     max_connections: int = 0
     samples: int = 0
@@ -58,6 +59,7 @@ class Load:
             "client_errors": self.errors[:5],
             "messages_acked": self.messages_acked,
             "retries": self.retries,
+            "busy": self.busy,
             "socket_errors": self.socket_errors[:5],
             "max_connections": self.max_connections,
             "samples": self.samples,
@@ -193,6 +195,8 @@ async def _socket_client(port: int, user: dict, load: Load, messages: int) -> No
             if frame["type"] == "message" and frame.get("client_id") in pending:
                 pending.discard(frame["client_id"])
                 load.messages_acked += 1
+            elif frame["type"] == "error" and frame.get("code") == "busy":
+                load.busy += 1  # refused at once, nothing stored: the retry timer resends it
             elif frame["type"] == "error":
                 load.socket_errors.append(json.dumps(frame))
         if pending:
