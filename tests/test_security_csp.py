@@ -45,8 +45,8 @@ def _project_files(*suffixes: str) -> list[Path]:
     found = []
     for path in ROOT.rglob("*"):
         rel = path.relative_to(ROOT)
-        if rel.parts and rel.parts[0] in SKIP_DIRS:
-            continue
+        if (rel.parts and rel.parts[0] in SKIP_DIRS) or "node_modules" in rel.parts:
+            continue  # installed tools (tools/a11y/node_modules: axe-core) are not our code
         if path.is_file() and path.suffix in suffixes:
             found.append(path)
     return sorted(found)
