@@ -26,7 +26,7 @@ import unicodedata
 from enum import Enum
 
 from django.db import transaction
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Subquery, Value, When
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -123,17 +123,6 @@ def skilled_agent_ids(topic: str) -> set[int]:
     return set(User.objects.filter(ticket_categories__in=matched).values_list("pk", flat=True))
 
 
-def _active_load() -> Subquery:
-    active = (
-        Conversation.objects.filter(agent=OuterRef("agent_id"), status=Conversation.Status.ACTIVE)
-        .order_by()
-        .values("agent")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(active, output_field=IntegerField()), 0)
-
-
 def ranked_candidates(topic: str) -> list[int]:
     """Agent ids that may take a chat now, best first: skilled for the topic, then fewest
     active chats, then lowest id. Only available, active staff with a socket open, below capacity."""
@@ -146,7 +135,9 @@ def ranked_candidates(topic: str) -> list[int]:
     skilled = skilled_agent_ids(topic)
     rows = (
         available.filter(agent_id__in=online)
-        .annotate(load=_active_load(), cap=Coalesce("chat_capacity", Value(default_capacity())))
+        .annotate(
+            load=selectors.active_chat_count("agent_id"), cap=Coalesce("chat_capacity", Value(default_capacity()))
+        )
         .filter(load__lt=F("cap"))
         .order_by("load", "agent_id")
     )

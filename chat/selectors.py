@@ -202,9 +202,11 @@ def availability_of(user: User) -> AgentAvailability:
     return row or AgentAvailability(agent=user)
 
 
-def _active_count() -> Coalesce:
+def active_chat_count(agent_ref: str = "pk") -> Coalesce:
+    """Annotation: the active chats of the agent whose id is the outer query's `agent_ref`
+    (`"pk"` on users, `"agent_id"` on availability rows); one correlated subquery."""
     active = (
-        Conversation.objects.filter(agent=OuterRef("pk"), status=Conversation.Status.ACTIVE)
+        Conversation.objects.filter(agent=OuterRef(agent_ref), status=Conversation.Status.ACTIVE)
         .order_by()
         .values("agent")
         .annotate(n=Count("pk"))
@@ -220,7 +222,9 @@ def board_rows(agent_ids: list[int] | None = None) -> list[dict]:
     if agent_ids is not None:
         staff = staff.filter(pk__in=agent_ids)
     users = list(
-        staff.select_related("chat_availability").annotate(active=_active_count()).order_by("first_name", "username")
+        staff.select_related("chat_availability")
+        .annotate(active=active_chat_count())
+        .order_by("first_name", "username")
     )
     online = presence.online_agent_ids([u.pk for u in users])
     rows = []
