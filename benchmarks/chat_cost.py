@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.chat_load import SETTINGS, Stats, percentile, prepare_portal  # noqa: E402
+from benchmarks.chat_load import Stats, percentile, portal_env, prepare_portal  # noqa: E402
 from tests.servers import daphne  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -255,16 +255,7 @@ def main(argv: list[str] | None = None) -> int:
 
     redis.Redis.from_url(args.redis_url).flushdb()
     ensure_database(args.database_url)
-    env = {
-        "DEBUG": "false",
-        "SECRET_KEY": "benchmark-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        "SECURE_SSL_REDIRECT": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": SETTINGS,
-    }
+    env = portal_env(args.database_url, args.redis_url)
     plan = prepare_portal(max(levels), env)
     from django.db import connection
 

@@ -42,6 +42,20 @@ from tests.servers import daphne  # noqa: E402
 SETTINGS = "benchmarks.chat_load_settings"
 
 
+def portal_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """The environment of a benchmark's Daphne processes (production settings, local services)."""
+    return {
+        "DEBUG": "false",
+        "SECRET_KEY": "benchmark-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "SECURE_SSL_REDIRECT": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": SETTINGS,
+    }
+
+
 @dataclass
 class Stats:
     sent: int = 0
@@ -238,16 +252,7 @@ def main() -> None:
     redis.Redis.from_url(args.redis_url).flushdb()
     tmp = tempfile.TemporaryDirectory(prefix="chat_load_")
     database_url = args.database_url or f"sqlite:///{Path(tmp.name) / 'bench.sqlite3'}"
-    env = {
-        "DEBUG": "false",
-        "SECRET_KEY": "benchmark-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        "SECURE_SSL_REDIRECT": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": args.redis_url,
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": SETTINGS,
-    }
+    env = portal_env(database_url, args.redis_url)
     plan = prepare_portal(n, env)
     result = {
         "conversations": n,

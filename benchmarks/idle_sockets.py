@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.chat_load import SETTINGS, prepare_portal  # noqa: E402
+from benchmarks.chat_load import portal_env, prepare_portal  # noqa: E402
 from tests.servers import daphne  # noqa: E402
 
 PER_CONVERSATION = 10
@@ -143,16 +143,7 @@ def main() -> None:
     redis.Redis.from_url(args.redis_url).flushdb()
     tmp = tempfile.TemporaryDirectory(prefix="idle_sockets_")
     database_url = args.database_url or f"sqlite:///{Path(tmp.name) / 'bench.sqlite3'}"
-    env = {
-        "DEBUG": "false",
-        "SECRET_KEY": "benchmark-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        "SECURE_SSL_REDIRECT": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": args.redis_url,
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": SETTINGS,
-    }
+    env = portal_env(database_url, args.redis_url)
     import resource
 
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
