@@ -113,6 +113,14 @@ class SimilarTicket:
         }
 
 
+def _similarity_text(subject: str, description: str) -> str:
+    """What two tickets are compared on: the subject counts twice, the description's start once.
+
+    Not `tickets.search.matching`: that is an all-words query for the ticket list, where this
+    wants any key word as a candidate and a graded likeness (assist.text.similarity)."""
+    return f"{subject} {subject} {description[:1000]}"
+
+
 def _word_filter(words: list[str]) -> Q | None:
     condition = None
     for word in words:
@@ -130,7 +138,7 @@ def _ranked(candidates: QuerySet[Ticket], text: str, words: list[str]) -> list[t
     rows = rows.select_related("franchise").order_by("-created_at", "-id")[:CANDIDATES]
     scored = []
     for ticket in rows:
-        score = similarity(mine, stems(f"{ticket.subject} {ticket.subject} {ticket.description[:1000]}"))
+        score = similarity(mine, stems(_similarity_text(ticket.subject, ticket.description)))
         if score >= MIN_SIMILARITY:
             scored.append((ticket, score))
     return scored
@@ -157,7 +165,7 @@ def similar_tickets(user: User, ticket_id: int, *, limit: int = SIMILAR) -> list
     if not is_agent(user):
         return []
     ticket = ticket_selectors.ticket_for(user, ticket_id)
-    text = f"{ticket.subject} {ticket.subject} {ticket.description[:1000]}"
+    text = _similarity_text(ticket.subject, ticket.description)
     words = key_words(ticket.subject, [ticket.description[:1000]], limit=8)
     candidates = (
         ticket_selectors.visible_tickets(user)
@@ -184,6 +192,6 @@ def same_problem(user: User, subject: str, description: str = "", *, limit: int 
     candidates = ticket_selectors.visible_tickets(user).filter(
         franchise_id=user.franchise_id, status__in=ACTIVE_STATUSES, merged_into__isnull=True
     )
-    scored = _ranked(candidates, f"{subject} {subject} {description}", words)
+    scored = _ranked(candidates, _similarity_text(subject, description), words)
     scored.sort(key=lambda item: (-item[1], -item[0].pk))
     return [SimilarTicket(t, score, True, "") for t, score in scored[:limit]]
