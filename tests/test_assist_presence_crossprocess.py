@@ -35,7 +35,6 @@ print(json.dumps({"ticket": ticket.pk, "ana": session_cookie(ana), "bea": sessio
 def prepare(env: dict[str, str]) -> dict:
     full = {**env, "DJANGO_SETTINGS_MODULE": "support_portal.settings", "PYTHONPATH": str(ROOT)}
     run = {"cwd": ROOT, "env": full, "check": True, "capture_output": True, "text": True}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], **run)
     output = subprocess.run([sys.executable, "-c", SETUP], **run).stdout
     return json.loads(output.strip().splitlines()[-1])
 

@@ -34,10 +34,9 @@ print(json.dumps({"conversation": conversation.pk, "fran": session_cookie(fran),
 
 
 def prepare(env: dict[str, str]) -> dict:
-    """Migrate the shared database and create users, a conversation and two sessions in it."""
+    """Users, a conversation and two sessions in the shared database (migrated: cross_process_env)."""
     full = {**env, "DJANGO_SETTINGS_MODULE": "support_portal.settings", "PYTHONPATH": str(ROOT)}
     run = {"cwd": ROOT, "env": full, "check": True, "capture_output": True, "text": True}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], **run)
     output = subprocess.run([sys.executable, "-c", SETUP], **run).stdout
     return json.loads(output.strip().splitlines()[-1])
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from knowledge_base import dense
+from tests.servers import sqlite_template
 
 ROOT = Path(__file__).resolve().parent.parent
 # The public set lives in ../shared/kb_eval; a copy is kept in tests/data so a clone alone runs it.
@@ -22,10 +24,17 @@ SHARED_EVAL = ROOT.parent / "shared" / "kb_eval"
 EVAL = SHARED_EVAL if (SHARED_EVAL / "articles.json").exists() else ROOT / "tests" / "data" / "kb_eval"
 
 
+# Passage vectors of the evaluation and demo articles, kept between runs on this machine under a
+# hash of model, engine version, knowledge_base/dense.py and text (benchmarks/kb_relevance.py):
+# embedding them is ~26 s of one core; a clean machine (or any change to them) embeds again.
+EMBEDDING_CACHE = Path(tempfile.gettempdir()) / "portal-tests-kb-embeddings"
+
+
 def run_benchmark(*extra: str) -> dict:
+    shortcuts = ["--database-template", str(sqlite_template()), "--embedding-cache", str(EMBEDDING_CACHE)]
     completed = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "kb_relevance.py"), "--articles", str(EVAL / "articles.json"),
-         "--queries", str(EVAL / "queries.json"), "--no-baseline", *extra],
+         "--queries", str(EVAL / "queries.json"), "--no-baseline", *shortcuts, *extra],
         capture_output=True, text=True, timeout=900, cwd=ROOT, check=True,
     )  # fmt: skip
     return json.loads(completed.stdout[completed.stdout.index("{") :])

@@ -1,7 +1,7 @@
 """The push crosses processes through the real Redis channel layer.
 
 The test process holds a notification socket; a separate `manage.py shell` process (its own
-throwaway SQLite database, the same REDIS_URL) calls notify() — exactly what a Daphne or
+throwaway migrated SQLite database, the same REDIS_URL) calls notify() — exactly what a Daphne or
 Celery worker does in the scale-out setup.
 """
 
@@ -19,7 +19,7 @@ from channels.testing import WebsocketCommunicator
 from accounts.models import User
 from support_portal.asgi import application
 from tests.conftest import require_env
-from tests.servers import session_cookie, ws_headers
+from tests.servers import migrated_sqlite, session_cookie, ws_headers
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -27,8 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RECIPIENT_ID = 4242
 
 SENDER = f"""
-from django.core.management import call_command
-call_command("migrate", verbosity=0)
 from accounts.models import User
 from notifications.services import notify
 user = User.objects.create(pk={RECIPIENT_ID}, username="cross_process", role="agent")
@@ -49,11 +47,12 @@ async def test_a_notification_sent_in_another_process_reaches_this_socket(tmp_pa
     communicator = await socket_of(RECIPIENT_ID, "cross_process")
     connected, _ = await communicator.connect()
     assert connected
+    database_url = await asyncio.to_thread(migrated_sqlite, tmp_path / "sender.sqlite3")
     env = {
         **os.environ,
         "DEBUG": "true",
         "REDIS_URL": redis_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'sender.sqlite3'}",
+        "DATABASE_URL": database_url,
         "CELERY_TASK_ALWAYS_EAGER": "true",
     }
     process = await asyncio.create_subprocess_exec(

@@ -72,14 +72,7 @@ def run_script(env: dict[str, str], code: str, *args: str) -> str:
 
 
 def prepare(env: dict[str, str]) -> dict:
-    full = {**env, "DJANGO_SETTINGS_MODULE": "support_portal.settings", "PYTHONPATH": str(ROOT)}
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=full,
-        check=True,
-        capture_output=True,
-    )
+    """Users, sessions and a conversation in the shared database (migrated: cross_process_env)."""
     return json.loads(run_script(env, SETUP).splitlines()[-1])
 
 
