@@ -80,6 +80,8 @@ class Conversation(models.Model):
             models.Index(fields=["franchise", "-last_activity_at"], name="chat_franchise_recent"),
             models.Index(fields=["franchisee", "-last_activity_at"], name="chat_franchisee_recent"),
             models.Index(fields=["status", "last_activity_at"], name="chat_status_activity"),
+            # The supervisors' figures over a date range (chat.figures.opened_between).
+            models.Index(fields=["created_at"], name="chat_created"),
         ]
         constraints = [
             models.CheckConstraint(
