@@ -136,20 +136,39 @@ def _migrated_template(work_dir: Path) -> str:
     return url
 
 
+def _run_template() -> str | None:
+    """The unit suite's migrated template of this run (tests/conftest.py), once this process has
+    cloned its own test database from it; the same migrations, so a stack needs no template of its own."""
+    with contextlib.suppress(ImportError):
+        from tests.conftest import migrated_run_template
+
+        return migrated_run_template()
+    return None
+
+
 def new_database(work_dir: Path) -> tuple[str, Callable[[], None]]:
     """A fresh migrated database: (DATABASE_URL, drop function)."""
-    template = _migrated_template(work_dir)
     pg = _postgres_url()
-    if pg:
+    run_template = _run_template() if pg else None
+    if pg and run_template:
+        from tests.conftest import template_lock
+
+        name = f"live_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        with template_lock(run_template):  # no other clone of it at the same moment
+            _pg_admin(pg, f'CREATE DATABASE "{name}" TEMPLATE "{run_template}"')
+    elif pg:
+        template = _migrated_template(work_dir)
         name = f"live_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         template_name = urllib.parse.urlsplit(template).path.lstrip("/")
         _pg_admin(pg, f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+    if pg:
 
         def drop() -> None:
             with contextlib.suppress(Exception):
                 _pg_admin(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
         return _with_db_name(pg, name), drop
+    template = _migrated_template(work_dir)
     path = work_dir / "db.sqlite3"
     shutil.copyfile(template.removeprefix("sqlite:///"), path)
     return f"sqlite:///{path}", lambda: None
