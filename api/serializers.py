@@ -164,7 +164,7 @@ class CommentCreateSerializer(serializers.Serializer):
 
 class CategoryRefSerializer(serializers.Serializer):
     slug = serializers.CharField()
-    name = serializers.CharField()
+    name = serializers.CharField(source="display_name", help_text="In the reader's language.")
 
 
 class ArticleListSerializer(serializers.ModelSerializer):

@@ -14,9 +14,9 @@ SERVICE_FIELDS = ("title", "summary", "body", "category", "tags", "language", "o
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "position")
+    list_display = ("name", "name_en", "slug", "position")
     prepopulated_fields = {"slug": ("name",)}
-    search_fields = ("name",)
+    search_fields = ("name", "name_en")
 
 
 class RevisionInline(admin.TabularInline):

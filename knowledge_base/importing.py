@@ -6,6 +6,7 @@ Markdown files look like:
     title: La impresora no imprime
     slug: impresora-no-imprime          (optional: from the file name)
     category: Impresoras y periféricos
+    category_en: Printers and peripherals   (optional: the category's English name)
     language: es
     tags: impresora, tickets, papel
     summary: Qué revisar cuando ...

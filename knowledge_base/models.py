@@ -9,7 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from support_portal.stored_text import render
@@ -28,6 +28,8 @@ UNCATEGORIZED = "sin-categoria"
 
 class Category(models.Model):
     name = models.CharField(_("nombre"), max_length=120, unique=True)
+    # Shown to English readers (empty: the Spanish name); `display_name` picks it per reader.
+    name_en = models.CharField(_("nombre en inglés"), max_length=120, blank=True)
     slug = models.SlugField(_("slug"), max_length=120, unique=True)
     description = models.CharField(_("descripción"), max_length=300, blank=True)
     position = models.PositiveSmallIntegerField(_("orden"), default=100)
@@ -38,10 +40,21 @@ class Category(models.Model):
         verbose_name_plural = _("categorías")
 
     def __str__(self) -> str:
-        return self.name
+        return self.display_name
 
     def get_absolute_url(self) -> str:
         return f"{reverse('knowledge_base:search')}?category={self.slug}"
+
+    @property
+    def display_name(self) -> str:
+        """The name in the active language (the Spanish one when there is no English name)."""
+        return display_name(self.name, self.name_en)
+
+
+def display_name(name: str, name_en: str) -> str:
+    """Of a category's two names, the one for the active language (values read with .values())."""
+    english = (translation.get_language() or "").startswith("en")
+    return name_en if english and name_en else name
 
 
 class Article(models.Model):

@@ -32,7 +32,7 @@ from knowledge_base.analysis import (
     query_words,
     word_forms,
 )
-from knowledge_base.models import UNCATEGORIZED, Article, Category
+from knowledge_base.models import UNCATEGORIZED, Article, Category, display_name
 from knowledge_base.rendering import markdown_to_text
 from knowledge_base.spelling import vocabulary_for
 from knowledge_base.synonyms import SYNONYM_WEIGHT, synonyms_of
@@ -63,6 +63,14 @@ class SearchHit:
 
     def as_json(self) -> dict:
         return {"slug": self.slug, "title": self.title, "url": self.url, "snippet": self.snippet, "score": self.score}
+
+    @property
+    def status_label(self) -> str:
+        return str(Article.Status(self.status).label) if self.status in Article.Status.values else self.status
+
+    @property
+    def language_label(self) -> str:
+        return str(Article.Language(self.language).label) if self.language in Article.Language.values else ""
 
 
 @dataclass(frozen=True)
@@ -188,13 +196,14 @@ def search_articles(
     statuses = visible_statuses(user)
     plan = QueryPlan()
     raw_hits: list = []
+    facet_counts: list = []
     try:
         vocabulary = vocabulary_for(connections["default"].get_backend(), statuses=visible_statuses(user))
         plan = build_query(query, vocabulary=vocabulary)
         result.suggestion = plan.suggestion
         if mode != "dense" and plan.query_string:
             depth = limit if mode == "lexical" else max(limit, fusion.DEPTH)
-            raw_hits, result.total, result.facets = _lexical(plan, statuses, category, depth, with_facets)
+            raw_hits, result.total, facet_counts = _lexical(plan, statuses, category, depth, with_facets)
     except Exception:  # a search problem must never break the page the user is on
         logger.exception("knowledge base search failed for %r", query[:100])
         return result
@@ -209,6 +218,10 @@ def search_articles(
             dense_hits = []
         raw_hits = _fused(raw_hits, dense_hits, limit=limit, dense_only=mode == "dense", query=query)
         result.total = max(result.total, len(raw_hits))
+    # The viewer's names of the categories (the index stores the Spanish one): the search page
+    # only (facets); the suggest box and the API's search show no category.
+    names = _category_names() if with_facets else {}
+    result.facets = _facet_list(facet_counts, names)
     for raw in raw_hits[:limit]:
         slug = raw.slug or ""
         result.hits.append(
@@ -218,7 +231,7 @@ def search_articles(
                 url=reverse("knowledge_base:article", kwargs={"slug": slug}),
                 snippet=make_snippet(raw.text or raw.summary or "", plan.highlight_forms),
                 score=round(float(raw.score or 0), 4),
-                category_name=raw.category_name or "",
+                category_name=names.get(raw.category_slug or "", raw.category_name or ""),
                 category_slug=raw.category_slug or "",
                 status=raw.status or "",
                 language=raw.language or "",
@@ -235,15 +248,14 @@ def _lexical(plan: QueryPlan, statuses: list[str], category: str | None, limit: 
             plan.groups, field_boosts=FIELD_BOOSTS, statuses=statuses, category=category,
             limit=limit, facets=with_facets,
         )  # fmt: skip
-        return [_StoredHit(**hit) for hit in found["hits"]], found["total"], _facet_list(found["facets"])
+        return [_StoredHit(**hit) for hit in found["hits"]], found["total"], found["facets"]
     joined = " OR ".join(statuses)
     base = SearchQuerySet().models(Article).raw_search(plan.query_string).narrow(f"status:({joined})")
     sqs = base.narrow(f'category_slug:"{category}"') if category else base
-    facets = []
+    counts = []
     if with_facets:
         counts = (base.facet("category_slug").facet_counts() or {}).get("fields", {}).get("category_slug", [])
-        facets = _facet_list(counts)
-    return list(sqs[:limit]), sqs.count(), facets
+    return list(sqs[:limit]), sqs.count(), counts
 
 
 def _fused(
@@ -292,11 +304,18 @@ class _StoredHit:
         return None
 
 
-def _facet_list(counts) -> list[Facet]:
+def _category_names() -> dict[str, str]:
+    """slug → name in the active language, of every category (a short table), one query."""
+    rows = Category.objects.values_list("slug", "name", "name_en")
+    names = {slug: display_name(name, name_en) for slug, name, name_en in rows}
+    names[UNCATEGORIZED] = ""
+    return names
+
+
+def _facet_list(counts, names: dict[str, str]) -> list[Facet]:
     counts = [(slug, count) for slug, count in counts if slug and count]
-    names = dict(Category.objects.filter(slug__in=[slug for slug, _ in counts]).values_list("slug", "name"))
-    names[UNCATEGORIZED] = gettext("Sin categoría")
-    return [Facet(slug=slug, name=names.get(slug, slug), count=count) for slug, count in counts]
+    shown = {**names, UNCATEGORIZED: gettext("Sin categoría")}
+    return [Facet(slug=slug, name=shown.get(slug, slug), count=count) for slug, count in counts]
 
 
 def _matches(word: str, forms: set[str]) -> bool:

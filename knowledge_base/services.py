@@ -302,8 +302,10 @@ def record_deflection_candidate(*, article: Article, user: User) -> Deflection |
     return deflection
 
 
-def _get_or_default_category(name: str) -> Category | None:
+def _get_or_default_category(name: str, name_en: str = "") -> Category | None:
+    """The category of that (Spanish) name, created if needed; `name_en` fills its English name."""
     name = " ".join((name or "").split())[:120]
+    name_en = " ".join((name_en or "").split())[:120]
     if not name:
         return None
     category = Category.objects.filter(name__iexact=name).first()
@@ -312,7 +314,10 @@ def _get_or_default_category(name: str) -> Category | None:
         slug, n = base, 2
         while Category.objects.filter(slug=slug).exists():
             slug, n = f"{base}-{n}", n + 1
-        category = Category.objects.create(name=name, slug=slug)
+        category = Category.objects.create(name=name, name_en=name_en, slug=slug)
+    elif name_en and category.name_en != name_en:
+        category.name_en = name_en
+        category.save(update_fields=["name_en"])
     return category
 
 
@@ -332,7 +337,7 @@ def import_article(data: dict, *, actor: User | None = None, owner: User | None 
         "summary": data.get("summary") or "",
         "tags": tags if isinstance(tags, str) else ", ".join(str(t) for t in tags),
         "language": data.get("language") if data.get("language") in Article.Language.values else "es",
-        "category": _get_or_default_category(str(data.get("category") or "")),
+        "category": _get_or_default_category(str(data.get("category") or ""), str(data.get("category_en") or "")),
     }
     status = data.get("status") or Article.Status.PUBLISHED
     existing = Article.objects.filter(slug=slug).first()
