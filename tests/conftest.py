@@ -277,6 +277,18 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def _portal_language():
+    """Every test starts in the portal's language: a request in English (the test client runs it in
+    this thread) leaves English active afterwards, and the next test would read in English."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _no_creation_limits(settings):
     """Ticket/comment creation limits off unless a test sets them (many tests create dozens of rows
     in a loop); tests/test_security_submissions.py tests the limits with their own values."""
