@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import sys
 import threading
 import time
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 RETRY_AFTER = 15.0  # seconds without an acknowledgement before a client resends
+BUSY_RETRY = (2.0, 5.0)  # a message refused `busy` is resent after 2–5 s (chat/static/chat/chat.js)
 PAGES = ("/", "/tickets/", "/notifications/", "/kb/", "/chat/")
 
 
@@ -196,7 +198,10 @@ async def _socket_client(port: int, user: dict, load: Load, messages: int) -> No
                 pending.discard(frame["client_id"])
                 load.messages_acked += 1
             elif frame["type"] == "error" and frame.get("code") == "busy":
-                load.busy += 1  # refused at once, nothing stored: the retry timer resends it
+                # refused at once, nothing stored: chat.js sends its outbox again after 2–5 s (the
+                # 15 s timer is for a message that got no answer at all)
+                load.busy += 1
+                retry_at = min(retry_at, time.monotonic() + random.uniform(*BUSY_RETRY))
             elif frame["type"] == "error":
                 load.socket_errors.append(json.dumps(frame))
         if pending:
