@@ -1,4 +1,4 @@
-"""/tickets/ and /agent/ issue the same number of queries with 5 and with 50 tickets."""
+"""/tickets/, /agent/ and the supervisors' reports issue the same number of queries with few and with many rows."""
 
 from __future__ import annotations
 
@@ -78,3 +78,66 @@ def test_lists_are_paginated(franchisee, franchisee_client, agent_client, settin
     assert franchisee_client.get("/tickets/?page=abc").context["page"].number == 1
     dashboard = agent_client.get("/agent/?view=open&page=2")
     assert len(dashboard.context["page"].object_list) == 5
+
+
+def _report_activity(n: int, agents, franchisees) -> None:
+    """n tickets spread over the given agents and franchises, each claimed, answered with time
+    spent, resolved and rated, with a closed chat each (the figures' chat half) — and the
+    audit log's events they write."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chat.models import Conversation, Message
+
+    now = timezone.now()
+    for i in range(n):
+        agent, franchisee = agents[i % len(agents)], franchisees[i % len(franchisees)]
+        ticket = make_ticket(franchisee, subject=f"Informe {i}")
+        services.claim(ticket=ticket, actor=agent)
+        services.add_comment(ticket=ticket, actor=agent, body="Hecho", time_spent_minutes=10 + i)
+        services.resolve(ticket=ticket, actor=agent)
+        services.rate(ticket=ticket, actor=franchisee, rating=1 + i % 5)
+        chat = Conversation.objects.create(
+            franchise=franchisee.franchise,
+            franchisee=franchisee,
+            agent=agent,
+            status="closed",
+            topic=f"Chat {i}",
+            created_at=now - timedelta(minutes=30),
+            accepted_at=now - timedelta(minutes=29),
+            closed_at=now - timedelta(minutes=5),
+            rating=1 + i % 5,
+        )
+        Message.objects.create(conversation=chat, author=agent, body="Dime", created_at=now - timedelta(minutes=28))
+
+
+REPORT_URLS = [
+    "/agent/reports/figures/",
+    "/agent/reports/figures/?start=2020-01-01&end=2020-12-31",  # an empty range
+    "/agent/reports/audit/",
+    "/agent/reports/audit/?kind=status&via=web",
+    "/agent/reports/audit/?actor=agente&page=2",
+]
+
+
+def test_report_pages_query_counts_do_not_grow(
+    settings, supervisor_client, agent, agent2, supervisor, franchisee, other_franchisee
+):
+    """The figures (uncached) and the audit log run the same queries with 2 tickets, 2 agents and 1
+    franchise as with 40 tickets, 3 agents and 3 franchises (more rows in every breakdown)."""
+    from accounts.services import save_franchise, save_user
+
+    settings.TICKETS_AUTO_ASSIGN = "off"
+    agent.username = "agente"
+    agent.save(update_fields=["username"])
+    _report_activity(2, [agent, agent2], [franchisee])
+    small = [_count(supervisor_client, url) for url in REPORT_URLS]
+    third = save_franchise(code="sur", name="Franquicia Sur")[0]
+    third_franchisee = save_user(username="fran_sur", role="franchisee", franchise=third)[0]
+    _report_activity(38, [agent, agent2, supervisor], [franchisee, other_franchisee, third_franchisee])
+    large = [_count(supervisor_client, url) for url in REPORT_URLS]
+    assert small == large
+    page = supervisor_client.get("/agent/reports/figures/")
+    assert "Franquicia Sur" in page.content.decode()  # the bigger world is on the page
+    assert len(supervisor_client.get("/agent/reports/audit/").context["page"].object_list) == 50
