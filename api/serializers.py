@@ -22,6 +22,7 @@ from tickets.models import (
     Priority,
     Status,
     Ticket,
+    TicketLink,
 )
 
 
@@ -160,6 +161,40 @@ class CommentCreateSerializer(serializers.Serializer):
         max_value=TIME_SPENT_MAX,
         help_text="Agents only: minutes spent on this reply, added to the ticket's total.",
     )
+
+
+class FollowerCreateSerializer(serializers.Serializer):
+    user = serializers.IntegerField(
+        min_value=1,
+        help_text="The id of the person to add: a franchisee of the ticket's franchise (requester and agents) "
+        "or an agent or supervisor (agents only).",
+    )
+
+
+class LinkedTicketSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    subject = serializers.CharField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    url = serializers.CharField(source="get_absolute_url")
+
+
+class TicketLinkSerializer(serializers.Serializer):
+    """One link read from the ticket's side ("blocked_by": the other ticket blocks this one)."""
+
+    id = serializers.IntegerField(source="link.id")
+    relation = serializers.ChoiceField(choices=list(TicketLink.RELATIONS))
+    label = serializers.CharField(help_text="The relation in the reader's language, e.g. “Bloqueado por”.")
+    ticket = LinkedTicketSerializer(source="other")
+    created_at = serializers.DateTimeField(source="link.created_at")
+
+
+class TicketLinkCreateSerializer(serializers.Serializer):
+    relation = serializers.ChoiceField(
+        choices=list(TicketLink.RELATIONS),
+        help_text="This ticket duplicates / is duplicated by / blocks / is blocked by / is related to the other one.",
+    )
+    other = serializers.IntegerField(min_value=1, help_text="The other ticket's id.")
 
 
 class CategoryRefSerializer(serializers.Serializer):

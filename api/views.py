@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 
 from django.db import transaction
+from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,7 +24,7 @@ from knowledge_base import selectors as kb_selectors
 from knowledge_base.search import search_articles
 from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
-from tickets.models import Status, Ticket
+from tickets.models import Status, Ticket, TicketLink
 
 SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,120}")
 STATUS_PARAM = OpenApiParameter("status", OpenApiTypes.STR, enum=Status.values, description="Only this status.")
@@ -139,6 +140,86 @@ class TicketCommentsView(generics.ListAPIView):
             time_spent_minutes=form.validated_data.get("time_spent_minutes"),
         )
         return Response(s.CommentSerializer(comment, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+class TicketFollowersView(generics.ListAPIView):
+    """Who follows a visible ticket (they get its public updates), by name."""
+
+    serializer_class = s.UserRefSerializer
+
+    def get_queryset(self):
+        return ticket_selectors.followers(_visible_ticket(self.request, self.kwargs["pk"]))
+
+    @extend_schema(request=s.FollowerCreateSerializer, responses={201: s.UserRefSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        """Add a follower, as the ticket page does: the requester and agents add colleagues of the
+        ticket's franchise, agents also add support staff (201 also when they already followed it)."""
+        ticket = _visible_ticket(request, pk)
+        if not ticket_services.can_add_followers(ticket, request.user):
+            raise PermissionDenied
+        form = s.FollowerCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        candidates = ticket_services.follower_candidates(ticket, request.user, include_followers=True)
+        follower = candidates.filter(pk=form.validated_data["user"]).first()
+        if follower is None:  # unknown, inactive, another franchise's or (for a franchisee) staff: the same answer
+            raise ValidationError({"user": [_("Esa persona no puede seguir este ticket.")]})
+        ticket_services.add_follower(ticket=ticket, actor=request.user, follower=follower)
+        return Response(s.UserRefSerializer(follower).data, status=status.HTTP_201_CREATED)
+
+
+class TicketFollowerView(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int, user_id: int) -> Response:
+        """Stop someone following the ticket: agents and the requester remove anyone, every follower
+        themselves. 404 when that person does not follow this ticket."""
+        ticket = _visible_ticket(request, pk)
+        follower = next((f for f in ticket_selectors.followers(ticket) if f.pk == user_id), None)
+        if follower is None:
+            raise NotFound
+        if not ticket_services.can_remove_follower(ticket, request.user, follower):
+            raise PermissionDenied
+        ticket_services.remove_follower(ticket=ticket, actor=request.user, follower=follower)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TicketLinksView(generics.ListAPIView):
+    """A visible ticket's links, both directions, read from its side; only links to tickets the
+    user may see (a franchisee never learns about another franchise's ticket)."""
+
+    serializer_class = s.TicketLinkSerializer
+
+    def get_queryset(self):
+        return ticket_selectors.ticket_links(_visible_ticket(self.request, self.kwargs["pk"]), self.request.user)
+
+    @extend_schema(request=s.TicketLinkCreateSerializer, responses={201: s.TicketLinkSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        """Agents: link this ticket to another (tickets.services.link_tickets, as the ticket page)."""
+        ticket = _visible_ticket(request, pk)
+        if not is_agent(request.user):
+            raise PermissionDenied
+        form = s.TicketLinkCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            other = ticket_selectors.ticket_for(request.user, form.validated_data["other"])
+        except Http404:
+            raise ValidationError({"other": [_("No hay ningún ticket con ese número.")]}) from None
+        kind, reverse = TicketLink.RELATIONS[form.validated_data["relation"]]
+        source, target = (other, ticket) if reverse else (ticket, other)
+        link = ticket_services.link_tickets(ticket=source, actor=request.user, kind=kind, other=target)
+        row = next(r for r in ticket_selectors.ticket_links(ticket, request.user) if r.link.pk == link.pk)
+        return Response(s.TicketLinkSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+class TicketLinkView(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int, link_id: int) -> Response:
+        """Agents: remove a link of this ticket (either side); an event on both tickets."""
+        ticket = _visible_ticket(request, pk)
+        if not is_agent(request.user):
+            raise PermissionDenied
+        link = ticket_selectors.link_for(request.user, ticket, link_id)
+        ticket_services.unlink_tickets(link=link, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ArticleListView(generics.ListAPIView):

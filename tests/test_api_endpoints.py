@@ -75,7 +75,9 @@ def test_schema_is_openapi_json_when_asked(fran_api):
     schema = response.json()
     assert schema["openapi"].startswith("3.")
     assert {"/api/v1/tickets/", "/api/v1/tickets/{id}/", "/api/v1/tickets/{id}/comments/", "/api/v1/kb/articles/",
-            "/api/v1/kb/articles/{slug}/", "/api/v1/kb/search/", "/api/v1/chats/"} <= set(schema["paths"])  # fmt: skip
+            "/api/v1/kb/articles/{slug}/", "/api/v1/kb/search/", "/api/v1/chats/", "/api/v1/tickets/{id}/followers/",
+            "/api/v1/tickets/{id}/followers/{user_id}/", "/api/v1/tickets/{id}/links/",
+            "/api/v1/tickets/{id}/links/{link_id}/"} <= set(schema["paths"])  # fmt: skip
     assert "tokenAuth" in schema["components"]["securitySchemes"]
 
 

@@ -55,7 +55,8 @@ def in_process_wsgi():
 
 @pytest.fixture(params=["franchisee", "agent"])
 def world(request, db, in_process_wsgi, settings):
-    """Two franchises with tickets, comments (one internal), articles and a chat; a token of the role."""
+    """Two franchises with tickets, comments (one internal), a follower, a link, articles and a chat;
+    a token of the role."""
     settings.API_THROTTLE_RATE = "100000/minute"
     settings.TICKETS_AUTO_ASSIGN = "off"
     centro = save_franchise(code="centro", name="Franquicia Centro")[0]
@@ -70,6 +71,9 @@ def world(request, db, in_process_wsgi, settings):
     Article.objects.create(title="Publicado", slug="publicado", body="Texto", status="published", author=agent)
     Article.objects.create(title="Borrador", slug="borrador", body="Texto", status="draft", author=agent)
     chat_services.start_conversation(franchisee=fran, topic="Caja")
+    colleague = save_user(username="st_colleague", role="franchisee", franchise=centro)[0]
+    ticket_services.add_follower(ticket=mine, actor=agent, follower=colleague)
+    ticket_services.link_tickets(ticket=mine, actor=agent, kind="blocks", other=make_ticket(fran, subject="Otro"))
     user = fran if request.param == "franchisee" else agent
     return {"role": request.param, "key": token_for(user), "mine": mine.pk, "theirs": theirs.pk}
 
@@ -101,6 +105,8 @@ def test_known_objects_match_the_schema(api_schema, world):
         ("/api/v1/tickets/", "GET", {}),
         ("/api/v1/tickets/{id}/", "GET", {"id": world["mine"]}),
         ("/api/v1/tickets/{id}/comments/", "GET", {"id": world["mine"]}),
+        ("/api/v1/tickets/{id}/followers/", "GET", {"id": world["mine"]}),
+        ("/api/v1/tickets/{id}/links/", "GET", {"id": world["mine"]}),
         ("/api/v1/kb/articles/", "GET", {}),
         ("/api/v1/kb/articles/{slug}/", "GET", {"slug": "publicado"}),
         ("/api/v1/chats/", "GET", {}),

@@ -658,6 +658,14 @@ class TicketLink(models.Model):
         Kind.BLOCKS: _("Bloqueado por"),
         Kind.RELATED: _("Relacionado con"),
     }
+    #: how the target reads the link, as a code (the API's `relation`); the source reads `kind`
+    REVERSE_RELATIONS = {Kind.DUPLICATES: "duplicated_by", Kind.BLOCKS: "blocked_by", Kind.RELATED: Kind.RELATED.value}
+    #: every relation read from one ticket's side → (stored kind, whether this ticket is the target)
+    RELATIONS = {
+        **{kind.value: (kind.value, False) for kind in Kind},
+        "duplicated_by": (Kind.DUPLICATES.value, True),
+        "blocked_by": (Kind.BLOCKS.value, True),
+    }
 
     @classmethod
     def label(cls, kind: str, *, reverse: bool = False) -> str:

@@ -275,6 +275,7 @@ class LinkRow:
     link: TicketLink
     label: str
     other: Ticket
+    relation: str = ""  # read from this ticket's side: a `TicketLink.Kind`, or "duplicated_by" / "blocked_by"
 
 
 def ticket_links(ticket: Ticket, user: User) -> list[LinkRow]:
@@ -284,10 +285,11 @@ def ticket_links(ticket: Ticket, user: User) -> list[LinkRow]:
     rows = []
     outgoing = TicketLink.objects.filter(source=ticket, target__in=visible).select_related("target")
     incoming = TicketLink.objects.filter(target=ticket, source__in=visible).select_related("source")
-    for link in outgoing.only("id", "kind", "target__id", "target__subject", "target__status"):
-        rows.append(LinkRow(link, TicketLink.label(link.kind), link.target))
-    for link in incoming.only("id", "kind", "source__id", "source__subject", "source__status"):
-        rows.append(LinkRow(link, TicketLink.label(link.kind, reverse=True), link.source))
+    for link in outgoing.only("id", "kind", "created_at", "target__id", "target__subject", "target__status"):
+        rows.append(LinkRow(link, TicketLink.label(link.kind), link.target, link.kind))
+    for link in incoming.only("id", "kind", "created_at", "source__id", "source__subject", "source__status"):
+        relation = TicketLink.REVERSE_RELATIONS[link.kind]
+        rows.append(LinkRow(link, TicketLink.label(link.kind, reverse=True), link.source, relation))
     return sorted(rows, key=lambda row: (row.label, row.other.pk))
 
 
