@@ -283,6 +283,23 @@ MATRIX: dict[str, list[Rule]] = {
     "/api/v1/tickets/1/comments/": [
         Rule("/api/v1/tickets/{ticket}/comments/", get="401 200 404 200", post="401 415 404 415"),
     ],
+    "/api/v1/tickets/1/followers/": [
+        Rule(
+            "/api/v1/tickets/{ticket}/followers/",
+            get="401 200 404 200",
+            post="401 415 404 415",
+            note="the requester and agents add followers",
+        ),
+    ],
+    "/api/v1/tickets/1/followers/1/": [
+        Rule("/api/v1/tickets/{ticket}/followers/1/", get="401 405 405 405", post="401 405 405 405", note="DELETE"),
+    ],
+    "/api/v1/tickets/1/links/": [
+        Rule("/api/v1/tickets/{ticket}/links/", get="401 200 404 200", post="401 403 404 415", note="agents link"),
+    ],
+    "/api/v1/tickets/1/links/1/": [
+        Rule("/api/v1/tickets/{ticket}/links/1/", get="401 405 405 405", post="401 405 405 405", note="DELETE"),
+    ],
     "/api/v1/kb/articles/": [Rule("/api/v1/kb/articles/", get="401 200 200 200")],
     "/api/v1/kb/articles/some-slug/": [
         Rule("/api/v1/kb/articles/{article}/", get="401 200 200 200"),
