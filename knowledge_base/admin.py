@@ -7,9 +7,12 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_permissions import ReadOnlyAdminMixin
 from knowledge_base import services, synonyms
+from knowledge_base.forms import TranslatedArticleForm
 from knowledge_base.models import Article, ArticleFeedback, ArticleRevision, Category, SynonymGroup
 
-SERVICE_FIELDS = ("title", "summary", "body", "category", "tags", "language", "owner", "review_interval_days")
+SERVICE_FIELDS = (
+    "title", "summary", "body", "category", "tags", "language", "owner", "review_interval_days", "translation",
+)  # fmt: skip
 
 
 @admin.register(Category)
@@ -31,12 +34,20 @@ class RevisionInline(admin.TabularInline):
         return False
 
 
+class ArticleAdminForm(TranslatedArticleForm):
+    class Meta:
+        model = Article
+        fields = "__all__"
+
+
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
+    form = ArticleAdminForm
     list_display = (
         "title",
         "category",
         "language",
+        "translation_link",
         "status",
         "owner",
         "next_review_at",
@@ -52,6 +63,11 @@ class ArticleAdmin(admin.ModelAdmin):
     readonly_fields = ("published_at", "views_count", "helpful_count", "not_helpful_count", "created_at", "updated_at")
     inlines = [RevisionInline]
     actions = ["publish", "archive"]
+
+    @admin.display(description=_("Traducción"))
+    def translation_link(self, obj: Article) -> str:
+        other = obj.translations().only("title", "language").first() if obj.translation_group else None
+        return f"{other.title} ({other.language})" if other else "—"
 
     def save_model(self, request, obj, form, change) -> None:
         fields = {name: form.cleaned_data[name] for name in SERVICE_FIELDS if name in form.cleaned_data}
@@ -102,6 +118,11 @@ class SynonymGroupAdmin(admin.ModelAdmin):
     list_filter = ("active", "source")
     search_fields = ("terms", "note")
     fields = ("terms", "active", "source", "note")
+
+    @admin.display(description=_("Traducción"))
+    def translation_link(self, obj: Article) -> str:
+        other = obj.translations().only("title", "language").first() if obj.translation_group else None
+        return f"{other.title} ({other.language})" if other else "—"
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)

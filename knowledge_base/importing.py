@@ -11,6 +11,7 @@ Markdown files look like:
     tags: impresora, tickets, papel
     summary: Qué revisar cuando ...
     status: published                   (optional; draft, in_review, archived)
+    translation_of: slug-of-the-original (optional: links the two as translations)
     ---
     Markdown body...
 """

@@ -51,6 +51,11 @@ class Category(models.Model):
         return display_name(self.name, self.name_en)
 
 
+def reader_language(language: str | None = None) -> str:
+    """The reader's language code ("es", "en"): `language`, else the active one."""
+    return (language or translation.get_language() or settings.LANGUAGE_CODE).split("-")[0].lower()
+
+
 def display_name(name: str, name_en: str) -> str:
     """Of a category's two names, the one for the active language (values read with .values())."""
     english = (translation.get_language() or "").startswith("en")
@@ -77,6 +82,9 @@ class Article(models.Model):
     )
     tags = models.CharField(_("etiquetas"), max_length=TAGS_MAX, blank=True, help_text=_("Separadas por comas."))
     language = models.CharField(_("idioma"), max_length=2, choices=Language.choices, default=Language.ES)
+    # Articles that are translations of each other share a group, at most one per language
+    # (services.set_translation keeps it; null: no translation).
+    translation_group = models.UUIDField(_("grupo de traducciones"), null=True, blank=True, editable=False)
     status = models.CharField(_("estado"), max_length=10, choices=Status.choices, default=Status.DRAFT)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -136,6 +144,9 @@ class Article(models.Model):
             models.Index(fields=["status", "-updated_at"], name="kb_article_recent"),
             models.Index(fields=["owner", "status"], name="kb_article_owner"),
         ]
+        constraints = [
+            models.UniqueConstraint(fields=["translation_group", "language"], name="kb_one_translation_per_language"),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -145,6 +156,12 @@ class Article(models.Model):
 
     def get_edit_url(self) -> str:
         return reverse("knowledge_base:edit", kwargs={"slug": self.slug})
+
+    def translations(self) -> models.QuerySet[Article]:
+        """The other articles of its translation group (any status: callers scope them)."""
+        if self.translation_group is None:
+            return Article.objects.none()
+        return Article.objects.filter(translation_group=self.translation_group).exclude(pk=self.pk)
 
     @property
     def tag_list(self) -> list[str]:

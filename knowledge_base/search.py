@@ -32,7 +32,7 @@ from knowledge_base.analysis import (
     query_words,
     word_forms,
 )
-from knowledge_base.models import UNCATEGORIZED, Article, Category, display_name
+from knowledge_base.models import UNCATEGORIZED, Article, Category, display_name, reader_language
 from knowledge_base.rendering import markdown_to_text
 from knowledge_base.spelling import vocabulary_for
 from knowledge_base.synonyms import SYNONYM_WEIGHT, synonyms_of
@@ -46,6 +46,9 @@ FIELD_BOOSTS = (("title", 3.0), ("tags", 2.0), ("summary", 1.5), ("text", 1.0))
 CORRECTION_WEIGHT = 0.8
 SNIPPET_CHARS = 180
 SNIPPET_SCAN_CHARS = 5_000  # look for the snippet in the first part of long articles only
+#: Extra lexical hits fetched so that a page keeps `limit` hits after a pair of translations
+#: collapses into the reader's one (_one_per_translation).
+TRANSLATION_SLACK = 5
 _SLUG_RE = re.compile(r"^[-a-z0-9]{1,120}$")
 
 
@@ -182,11 +185,14 @@ def search_articles(
     category: str | None = None,
     with_facets: bool = True,
     mode: str | None = None,
+    language: str | None = None,
 ) -> SearchResult:
     """Ranked articles the user may see for a free-text query (never raises on bad input).
 
     `mode` is "lexical", "dense" or "hybrid"; by default hybrid when dense search is enabled
-    (settings.KB_DENSE_SEARCH), else lexical.
+    (settings.KB_DENSE_SEARCH), else lexical. `language` is the reader's (default: the active
+    one): of an article and its translation that both match, only the one in that language is
+    returned, at the better rank of the two.
     """
     query = (query or "")[:2000]
     category = category if category and _SLUG_RE.match(category) else None
@@ -202,7 +208,7 @@ def search_articles(
         plan = build_query(query, vocabulary=vocabulary)
         result.suggestion = plan.suggestion
         if mode != "dense" and plan.query_string:
-            depth = limit if mode == "lexical" else max(limit, fusion.DEPTH)
+            depth = limit + TRANSLATION_SLACK if mode == "lexical" else max(limit, fusion.DEPTH)
             raw_hits, result.total, facet_counts = _lexical(plan, statuses, category, depth, with_facets)
     except Exception:  # a search problem must never break the page the user is on
         logger.exception("knowledge base search failed for %r", query[:100])
@@ -216,8 +222,12 @@ def search_articles(
         except Exception:
             logger.exception("dense knowledge base search failed for %r", query[:100])
             dense_hits = []
-        raw_hits = _fused(raw_hits, dense_hits, limit=limit, dense_only=mode == "dense", query=query)
+        raw_hits = _fused(
+            raw_hits, dense_hits, limit=limit + TRANSLATION_SLACK, dense_only=mode == "dense", query=query
+        )
         result.total = max(result.total, len(raw_hits))
+    raw_hits, collapsed = _one_per_translation(raw_hits, reader_language(language))
+    result.total = max(len(raw_hits[:limit]), result.total - collapsed)
     # The viewer's names of the categories (the index stores the Spanish one): the search page
     # only (facets); the suggest box and the API's search show no category.
     names = _category_names() if with_facets else {}
@@ -284,6 +294,7 @@ def _fused(
                 summary=article.summary, status=article.status, language=article.language,
                 category_slug=article.category.slug if article.category_id else UNCATEGORIZED,
                 category_name=article.category.name if article.category_id else "",
+                translation_group=str(article.translation_group or ""),
             )  # fmt: skip
     out = []
     for slug, score in ranked:
@@ -292,6 +303,27 @@ def _fused(
             hit.score = score
             out.append(hit)
     return out
+
+
+def _one_per_translation(hits: list, language: str) -> tuple[list, int]:
+    """Of hits that are translations of each other, one: the reader's language if among them,
+    at the rank of the best of them. (hits, how many were dropped)."""
+    out: list = []
+    position: dict[str, int] = {}
+    for hit in hits:
+        group = getattr(hit, "translation_group", None) or ""
+        if not group:
+            out.append(hit)
+            continue
+        if group not in position:
+            position[group] = len(out)
+            out.append(hit)
+            continue
+        kept = out[position[group]]
+        if kept.language != language and hit.language == language:
+            hit.score = max(float(hit.score or 0), float(kept.score or 0))  # scores stay best first
+            out[position[group]] = hit
+    return out, len(hits) - len(out)
 
 
 class _StoredHit:

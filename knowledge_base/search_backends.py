@@ -35,7 +35,7 @@ from knowledge_base.analysis import (
 
 KEYWORD_FIELDS = {"slug", "status", "language", "category_slug"}
 TEXT_FIELDS = {"text", "title", "tags", "summary"}
-STORED_ONLY_FIELDS = {"category_name"}
+STORED_ONLY_FIELDS = {"category_name", "translation_group"}
 SECONDARY_FIELDS = {"title", "text"}
 #: Every status the index may hold (archived articles are removed from it).
 HIDEABLE_STATUSES = ("draft", "in_review", "published")

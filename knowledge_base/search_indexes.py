@@ -22,6 +22,7 @@ class ArticleIndex(indexes.SearchIndex, indexes.Indexable):
     language = indexes.CharField(model_attr="language")
     category_slug = indexes.CharField()
     category_name = indexes.CharField(indexed=False)
+    translation_group = indexes.CharField(indexed=False)  # stored: search shows one article of a pair
 
     def get_model(self):
         return Article
@@ -56,3 +57,6 @@ class ArticleIndex(indexes.SearchIndex, indexes.Indexable):
 
     def prepare_category_name(self, obj: Article) -> str:
         return obj.category.name if obj.category_id else ""
+
+    def prepare_translation_group(self, obj: Article) -> str:
+        return str(obj.translation_group) if obj.translation_group else ""

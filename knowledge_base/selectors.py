@@ -4,12 +4,33 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, Max, OuterRef, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.access import is_agent
-from knowledge_base.models import DEFLECTION_WINDOW, Article, ArticleFeedback, Category, Deflection, SearchLog
+from knowledge_base.models import (
+    DEFLECTION_WINDOW,
+    Article,
+    ArticleFeedback,
+    Category,
+    Deflection,
+    SearchLog,
+    reader_language,
+)
 from knowledge_base.services import NOT_HELPFUL_FLAG_MIN
 
 
@@ -19,6 +40,31 @@ def visible_articles(user) -> QuerySet[Article]:
     if is_agent(user):
         return qs
     return qs.filter(status=Article.Status.PUBLISHED)
+
+
+def one_per_translation(queryset: QuerySet[Article], language: str | None = None) -> QuerySet[Article]:
+    """`queryset` without the articles whose translation in the reader's `language` (default: the
+    active one) is in it too: a list shows one article of each pair, in the reader's language."""
+    language = reader_language(language)
+    sibling = queryset.filter(translation_group=OuterRef("translation_group"), language=language).order_by()
+    return queryset.exclude(Q(translation_group__isnull=False) & ~Q(language=language) & Q(Exists(sibling)))
+
+
+def readers_language_first(queryset: QuerySet[Article], language: str | None = None, *then: str) -> QuerySet[Article]:
+    """Ordered with the articles in the reader's language first, then by `then` (default title)."""
+    first = Case(When(language=reader_language(language), then=Value(0)), default=Value(1), output_field=IntegerField())
+    return queryset.alias(other_language=first).order_by("other_language", *(then or ("title",)))
+
+
+def translations_of(article: Article, user) -> list[Article]:
+    """The article's translations the user may read (published only for franchisees)."""
+    if article.translation_group is None:
+        return []
+    readable = visible_articles(user).exclude(status=Article.Status.ARCHIVED)
+    if not is_agent(user):
+        readable = readable.filter(status=Article.Status.PUBLISHED)
+    siblings = readable.filter(translation_group=article.translation_group).exclude(pk=article.pk)
+    return list(siblings.order_by("language"))
 
 
 def get_article_or_404(user, slug: str) -> Article:
@@ -43,21 +89,27 @@ def categories_with_counts(user) -> QuerySet[Category]:
     )
 
 
-def articles_in_category(user, category: Category) -> QuerySet[Article]:
-    return visible_articles(user).filter(category=category).filter(status=Article.Status.PUBLISHED).order_by("title")
+def articles_in_category(user, category_slug: str, language: str | None = None) -> QuerySet[Article]:
+    """Published articles of a category: one of each translated pair, the reader's language first."""
+    published = visible_articles(user).filter(status=Article.Status.PUBLISHED, category__slug=category_slug)
+    return readers_language_first(one_per_translation(published, language), language)
 
 
-def recent_articles(user, limit: int = 8) -> list[Article]:
-    return list(visible_articles(user).filter(status=Article.Status.PUBLISHED).order_by("-updated_at")[:limit])
+def recent_articles(user, limit: int = 8, language: str | None = None) -> list[Article]:
+    published = visible_articles(user).filter(status=Article.Status.PUBLISHED)
+    return list(one_per_translation(published, language).order_by("-updated_at")[:limit])
 
 
-def related_articles(article: Article, user, limit: int = 4) -> list[Article]:
-    """Published articles sharing the category or a tag, most viewed first."""
+def related_articles(article: Article, user, limit: int = 4, language: str | None = None) -> list[Article]:
+    """Published articles sharing the category or a tag, most viewed first (not its translations,
+    which the page links apart; one of each other translated pair, in the reader's language)."""
     qs = visible_articles(user).filter(status=Article.Status.PUBLISHED).exclude(pk=article.pk)
+    if article.translation_group is not None:
+        qs = qs.exclude(translation_group=article.translation_group)
     condition = Q(category_id=article.category_id) if article.category_id else Q(pk__in=[])
     for tag in article.tag_list[:5]:
         condition |= Q(tags__icontains=tag)
-    return list(qs.filter(condition).order_by("-views_count", "title")[:limit])
+    return list(one_per_translation(qs.filter(condition), language).order_by("-views_count", "title")[:limit])
 
 
 def user_feedback(article: Article, user) -> ArticleFeedback | None:

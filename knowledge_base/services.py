@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -40,6 +41,8 @@ from support_portal.text import INVISIBLE_MESSAGE, has_visible_text
 if TYPE_CHECKING:
     from accounts.models import User
 
+#: `translation=UNCHANGED` (the default of create/update_article): leave the translation link alone.
+UNCHANGED = object()
 EDITABLE_FIELDS = ("title", "summary", "body", "category", "tags", "language", "owner", "review_interval_days")
 #: Published articles with at least this many "not helpful" votes, and more of them than
 #: "helpful" ones, are flagged for review.
@@ -164,9 +167,10 @@ def _notify_source_requester(article: Article, actor: User | None) -> None:
 
 @transaction.atomic
 def create_article(
-    *, actor: User | None, title: str, body: str, status: str = Article.Status.DRAFT, **fields
+    *, actor: User | None, title: str, body: str, status: str = Article.Status.DRAFT, translation=UNCHANGED, **fields
 ) -> Article:
-    """A new article (agents; actor None only for imports and demo data)."""
+    """A new article (agents; actor None only for imports and demo data); `translation`: the
+    article it translates (see set_translation)."""
     if actor is not None:
         _require_agent(actor)
     fields = _clean_fields({"title": title, "body": body, **fields})
@@ -180,18 +184,32 @@ def create_article(
     if article.source_notified:
         article.save(update_fields=["source_notified"])
     _schedule_index(article.pk)
+    if translation is not UNCHANGED and translation is not None:
+        article = set_translation(article=article, translation=translation, actor=actor)
     return article
 
 
 @transaction.atomic
 def update_article(
-    *, article: Article, actor: User | None, status: str | None = None, note: StoredText | str = "", **fields
+    *,
+    article: Article,
+    actor: User | None,
+    status: str | None = None,
+    note: StoredText | str = "",
+    translation=UNCHANGED,
+    **fields,
 ) -> Article:
-    """Save changed fields (and optionally a new status); records a revision when anything changed."""
+    """Save changed fields (and optionally a new status); records a revision when anything changed.
+    `translation`: the article it translates, None to unlink it (see set_translation)."""
     if actor is not None:
         _require_agent(actor)
     article = Article.objects.select_for_update(of=("self",)).select_related("category").get(pk=article.pk)
     fields = _clean_fields({k: v for k, v in fields.items() if k in EDITABLE_FIELDS})
+    if translation is not UNCHANGED:
+        # The link first, checked against the new language; then the other fields.
+        set_translation(article=article, translation=translation, actor=actor, language=fields.get("language"))
+        article.translation_group = Article.objects.values_list("translation_group", flat=True).get(pk=article.pk)
+    _check_language_in_group(article, fields.get("language", article.language))
     changed = False
     for name, value in fields.items():
         if getattr(article, name) != value:
@@ -209,6 +227,77 @@ def update_article(
     if article.source_notified:
         Article.objects.filter(pk=article.pk).update(source_notified=True)
     _schedule_index(article.pk)
+    return article
+
+
+def _check_language_in_group(article: Article, language: str) -> None:
+    """Two articles of one translation group are never in the same language."""
+    if article.translation_group is None:
+        return
+    taken = article.translations().filter(language=language).first()
+    if taken is not None:
+        raise ValidationError(
+            {"language": _("«%(title)s», su traducción, ya está en ese idioma.") % {"title": taken.title}}
+        )
+
+
+@transaction.atomic
+def set_translation(
+    *, article: Article, translation: Article | None, actor: User | None, language: str | None = None
+) -> Article:
+    """Link `article` to `translation` (the same article in another language), or unlink it (None).
+
+    Linked articles share `translation_group`, at most one per language: the article leaves its
+    old group (a group left with one article is dissolved) and joins its translation's. The
+    article's page shows "Also in English / También en español", and lists and search show the
+    reader's language of the pair. A revision records the change; both sides are re-indexed.
+    """
+    if actor is not None:
+        _require_agent(actor)
+    article = Article.objects.select_for_update().get(pk=article.pk)
+    language = language or article.language  # update_article may be changing it
+    current = article.translation_group
+    if translation is not None:
+        translation = Article.objects.select_for_update().get(pk=translation.pk)
+        if translation.pk == article.pk:
+            raise ValidationError({"translation": _("Un artículo no puede ser su propia traducción.")})
+        if translation.language == language:
+            raise ValidationError({"translation": _("La traducción tiene que estar en otro idioma.")})
+        if current is not None and translation.translation_group == current:
+            return article  # already linked
+        if translation.translation_group is not None:
+            taken = (
+                Article.objects.filter(translation_group=translation.translation_group, language=language)
+                .exclude(pk=article.pk)
+                .first()
+            )
+            if taken is not None:
+                raise ValidationError(
+                    {
+                        "translation": _("«%(other)s» ya tiene su traducción en este idioma: «%(title)s».")
+                        % {"other": translation.title, "title": taken.title}
+                    }
+                )
+    elif current is None:
+        return article
+    touched = {article.pk}
+    if current is not None:
+        Article.objects.filter(pk=article.pk).update(translation_group=None)
+        rest = list(Article.objects.filter(translation_group=current).values_list("pk", flat=True))
+        if len(rest) == 1:
+            Article.objects.filter(pk__in=rest).update(translation_group=None)
+        touched.update(rest)
+    if translation is not None:
+        group = translation.translation_group or uuid.uuid4()
+        Article.objects.filter(pk__in=[article.pk, translation.pk]).update(translation_group=group)
+        touched.add(translation.pk)
+        note = stored("Enlazada su traducción: %(title)s", title=translation.title)
+    else:
+        note = stored("Quitado el enlace con su traducción")
+    article.refresh_from_db()
+    _revision(article, actor, note=note)
+    for pk in sorted(touched):
+        _schedule_index(pk)  # the index keeps the group: search shows the reader's language of a pair
     return article
 
 
@@ -340,10 +429,17 @@ def import_article(data: dict, *, actor: User | None = None, owner: User | None 
         "category": _get_or_default_category(str(data.get("category") or ""), str(data.get("category_en") or "")),
     }
     status = data.get("status") or Article.Status.PUBLISHED
+    # `translation_of`: the slug of the article this one translates (linked when it exists already).
+    original = slugify(str(data.get("translation_of") or ""))
+    translation = Article.objects.filter(slug=original).first() if original else None
+    links = {"translation": translation} if translation is not None and translation.slug != slug else {}
     existing = Article.objects.filter(slug=slug).first()
     if existing is None:
-        return create_article(actor=actor, slug=slug, status=status, owner=owner, **fields), True
-    return update_article(article=existing, actor=actor, status=status, note=stored("Importado"), **fields), False
+        return create_article(actor=actor, slug=slug, status=status, owner=owner, **fields, **links), True
+    return (
+        update_article(article=existing, actor=actor, status=status, note=stored("Importado"), **fields, **links),
+        False,
+    )
 
 
 def _draft_from(*, actor: User, title: str, solution: str, context: str, **links) -> Article:

@@ -55,9 +55,7 @@ def search(request: HttpRequest) -> HttpResponse:
         "result": result,
         "categories": selectors.categories_with_counts(request.user) if result is None else [],
         "category_articles": (
-            selectors.visible_articles(request.user).filter(status=Article.Status.PUBLISHED, category__slug=category)
-            if result is None and category
-            else None
+            selectors.articles_in_category(request.user, category) if result is None and category else None
         ),
     }
     return render(request, "knowledge_base/search.html", context)
@@ -89,6 +87,7 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "body_html": body_html,
         "toc": headings(body_html),
         "related": selectors.related_articles(article, request.user),
+        "translations": selectors.translations_of(article, request.user),
         "feedback": selectors.user_feedback(article, request.user),
         "feedback_form": FeedbackForm(),
     }
@@ -163,7 +162,8 @@ def edit(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.success(request, _("Cambios guardados."))
             return redirect(article.get_edit_url())
-    return render(request, "knowledge_base/edit.html", {"form": form, "article": article})
+    context = {"form": form, "article": article, "translations": selectors.translations_of(article, request.user)}
+    return render(request, "knowledge_base/edit.html", context)
 
 
 @agent_required
