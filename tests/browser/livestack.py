@@ -187,6 +187,21 @@ def drop_templates() -> None:
         shutil.rmtree(Path(sqlite.removeprefix("sqlite:///")).parent, ignore_errors=True)
 
 
+# --- static files of production-mode stacks ------------------------------------------------------
+
+_STATIC_ROOT: list[Path] = []
+_COLLECTED: list[bool] = []
+
+
+def _static_root() -> Path:
+    """This process's STATIC_ROOT for production-mode stacks (a temporary folder removed at exit)."""
+    if not _STATIC_ROOT:
+        folder = Path(tempfile.mkdtemp(prefix="live-static-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _STATIC_ROOT.append(folder / "static")
+    return _STATIC_ROOT[0]
+
+
 # --- processes ---------------------------------------------------------------------------------
 
 
@@ -290,7 +305,7 @@ class LiveStack:
             self.redis_port = free_port()
             self.start_redis()
         if self.production:
-            self.manage("collectstatic", "--noinput", "--verbosity", "0")
+            self._collect_static()
         for _ in range(self.daphne_count):
             self.daphnes.append(self._daphne(free_port()))
         return self
@@ -315,7 +330,7 @@ class LiveStack:
         if self.production:
             # Production values: DEBUG off, HTTPS only (the tests send X-Forwarded-Proto: https as
             # the TLS-terminating proxy would), Secure cookies, HSTS, hashed static files.
-            extra.update(DEBUG="false", SECRET_KEY=PRODUCTION_SECRET, LIVE_STATIC_ROOT=str(self.work_dir / "static"))
+            extra.update(DEBUG="false", SECRET_KEY=PRODUCTION_SECRET, LIVE_STATIC_ROOT=str(_static_root()))
         extra.update(self.env_extra)
         return base_env(**extra)
 
@@ -334,6 +349,13 @@ class LiveStack:
         return f"ws://{HOST}:{self.daphnes[index].port}{path}"
 
     # parts -------------------------------------------------------------------------------------
+    def _collect_static(self) -> None:
+        """`collectstatic` (hashed files, DEBUG off) once per test process: production stacks of
+        one run serve the same checkout's files, read-only, from one folder."""
+        if not _COLLECTED:
+            self.manage("collectstatic", "--noinput", "--verbosity", "0")
+            _COLLECTED.append(True)
+
     def _daphne(self, port: int) -> DaphneProcess:
         return DaphneProcess(self.env, port, self.work_dir / f"daphne-{port}.log")
 
