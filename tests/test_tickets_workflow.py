@@ -182,6 +182,36 @@ def test_reopen_within_window_and_refused_after(franchisee, agent, franchisee_cl
     assert ticket.status == "open"
 
 
+def test_a_reply_on_the_page_to_a_closed_ticket_opens_a_linked_follow_up(
+    franchisee, agent, franchisee_client, agent_client
+):
+    ticket = make_ticket(franchisee, subject="La TPV no arranca")
+    services.claim(ticket=ticket, actor=agent)
+    services.resolve(ticket=ticket, actor=agent)
+    services.close(ticket=ticket, actor=agent)
+    page = franchisee_client.get(f"/tickets/{ticket.pk}/").content.decode()
+    assert 'id="closed-reply-hint"' in page  # the form says what a reply will do
+    response = franchisee_client.post(f"/tickets/{ticket.pk}/comments/", {"body": "Vuelve a fallar"}, follow=True)
+    follow_up = Ticket.objects.get(follow_up_of=ticket)
+    assert response.redirect_chain[-1][0] == f"/tickets/{follow_up.pk}/"
+    text = response.content.decode()
+    assert f"Continúa el ticket cerrado {ticket.number}" in text and "Vuelve a fallar" in text
+    assert (follow_up.requester, follow_up.franchise, follow_up.subject) == (
+        franchisee,
+        ticket.franchise,
+        ticket.subject,
+    )
+    assert Event.objects.filter(ticket=ticket, kind=Event.Kind.FOLLOW_UP, new_value=follow_up.number).exists()
+    ticket.refresh_from_db()
+    assert ticket.status == Status.CLOSED and not ticket.comments.filter(body="Vuelve a fallar").exists()
+    # an agent's public reply does the same (for the requester); an internal note stays on the closed ticket
+    agent_client.post(f"/tickets/{ticket.pk}/comments/", {"body": "Seguimos aquí"})
+    assert Ticket.objects.filter(follow_up_of=ticket, requester=franchisee).count() == 2
+    agent_client.post(f"/tickets/{ticket.pk}/comments/", {"body": "Nota", "internal": "on"})
+    assert ticket.comments.filter(body="Nota", internal=True).exists()
+    assert Ticket.objects.filter(follow_up_of=ticket).count() == 2
+
+
 def test_reopen_only_resolved(franchisee, agent):
     ticket = _ticket_in("closed", franchisee, agent)
     with pytest.raises(services.TicketError):
@@ -250,10 +280,14 @@ def test_bulk_assign_and_status(franchisee, agent, agent2, supervisor_client, ag
 
 
 def test_closed_ticket_takes_no_public_comment(franchisee, agent, franchisee_client):
+    """The reply goes to a follow-up ticket (issue 16), never onto the closed one."""
     ticket = _ticket_in("closed", franchisee, agent)
     response = franchisee_client.post(f"/tickets/{ticket.pk}/comments/", {"body": "hola"})
-    assert response.status_code == 400
+    follow_up = Ticket.objects.get(follow_up_of=ticket)
+    assert response.status_code == 302 and response["Location"] == f"/tickets/{follow_up.pk}/"
     assert not ticket.comments.exists()
+    with pytest.raises(services.TicketError):
+        services.add_comment(ticket=ticket, actor=franchisee, body="hola")  # the service itself still refuses
 
 
 def test_draft_article_button(franchisee, agent, agent_client):

@@ -311,6 +311,25 @@ def sla_fields() -> list[str]:
 # --- comments ----------------------------------------------------------------
 
 
+def follow_up(*, ticket: Ticket, actor: User, body: str, attachments: Iterable[UploadedFile] = ()) -> Ticket:
+    """A public reply to a closed ticket: a new ticket of the same franchise and requester that
+    continues it (`follow_up_of`, a `follow_up` event on both), the reply as its description —
+    what the ticket page's reply form and an e-mail reply do once a ticket is closed."""
+    _require_visible(ticket, actor)
+    if ticket.status != Status.CLOSED:
+        raise TicketError(_("Solo se da seguimiento a un ticket cerrado de la misma franquicia."))
+    agent = is_agent(actor)
+    return create_ticket(
+        actor=actor,
+        subject=ticket.subject,
+        description=body,
+        franchise=ticket.franchise if agent else None,
+        requester=ticket.requester if agent else None,
+        attachments=attachments,
+        follow_up_of=ticket,
+    )
+
+
 def add_comment(
     *,
     ticket: Ticket,

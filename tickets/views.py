@@ -150,7 +150,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, comment_form: CommentF
         "comment_form": comment_form or CommentForm(),
         "submission_token": token_for_form(request),
         "is_agent_view": agent,
-        "can_comment": ticket.status != Status.CLOSED,
+        "can_comment": True,  # on a closed ticket a public reply opens a follow-up (services.follow_up)
         "can_reopen": services.can_reopen(ticket, user),
         "reopen_deadline": services.reopen_deadline(ticket),
         "can_rate": is_franchisee(user) and ticket.status in (Status.RESOLVED, Status.CLOSED) and ticket.resolved_at,
@@ -206,6 +206,16 @@ def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
         if is_agent(request.user):
             reply["time_spent_minutes"] = form.cleaned_data.get("time_spent_minutes")
         try:
+            if ticket.status == Status.CLOSED and not reply["internal"]:
+                follow_up = services.follow_up(
+                    ticket=ticket, actor=request.user, body=reply["body"], attachments=reply["attachments"]
+                )
+                submission.done(follow_up.get_absolute_url())
+                messages.success(
+                    request,
+                    _("El ticket estaba cerrado: hemos abierto %(n)s para seguir con él.") % {"n": follow_up.number},
+                )
+                return redirect(follow_up.get_absolute_url())
             if is_agent(request.user) and (macro_pk := _int(request.POST.get("macro"))):
                 # a reply that used a macro: its ticket actions and usage count, same transaction
                 from macros import selectors as macro_selectors
