@@ -37,6 +37,11 @@ class NamedRefSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+class CategoryNameRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(source="display_name", help_text="In the reader's language.")
+
+
 class TagNamesField(serializers.ListField):
     """A ticket's tag names, sorted (read from the prefetched `tags`)."""
 
@@ -47,7 +52,7 @@ class TagNamesField(serializers.ListField):
 class TicketListSerializer(serializers.ModelSerializer):
     number = serializers.CharField(read_only=True)
     franchise = NamedRefSerializer(read_only=True)
-    category = NamedRefSerializer(read_only=True, allow_null=True)
+    category = CategoryNameRefSerializer(read_only=True, allow_null=True)
     assignee = UserRefSerializer(read_only=True, allow_null=True)
     url = serializers.CharField(source="get_absolute_url", read_only=True)
     # Not read-only in form, so the schema marks it optional: franchisees' payloads leave it out.
@@ -134,6 +139,8 @@ class TicketUpdateSerializer(serializers.Serializer):
 class CommentSerializer(serializers.ModelSerializer):
     author = UserRefSerializer(read_only=True, allow_null=True)
     ticket = serializers.PrimaryKeyRelatedField(read_only=True)
+    # The portal's own comments (a merge) are stored texts: rendered in the reader's language.
+    body = serializers.CharField(source="shown_body", read_only=True)
 
     class Meta:
         model = Comment

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.db import transaction
 from django.http import Http404
+from django.utils import translation
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,9 +24,26 @@ from chat import selectors as chat_selectors
 from chat.models import Conversation
 from knowledge_base import selectors as kb_selectors
 from knowledge_base.search import search_articles
+from support_portal.stored_text import language_of
 from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
 from tickets.models import Status, Ticket, TicketLink
+
+
+class ReaderLanguageMixin:
+    """Answers in the caller's language, as the pages: the language cookie or `Accept-Language`
+    (LocaleMiddleware already chose from them), else the user's `preferred_language` (a token
+    client that says nothing). Stored texts (support_portal.stored_text), choice labels,
+    category names and error messages follow it; `Content-Language` says which one it was."""
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        user = request.user  # authenticates (token or session) before the language is chosen
+        asked = settings.LANGUAGE_COOKIE_NAME in request.COOKIES or "HTTP_ACCEPT_LANGUAGE" in request.META
+        if not asked and user is not None and user.is_authenticated:
+            translation.activate(language_of(user))
+            request.LANGUAGE_CODE = translation.get_language()
+        super().initial(request, *args, **kwargs)
+
 
 SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,120}")
 STATUS_PARAM = OpenApiParameter("status", OpenApiTypes.STR, enum=Status.values, description="Only this status.")
@@ -33,7 +52,7 @@ Q_PARAM = OpenApiParameter(
 )
 
 
-class TicketListView(generics.ListAPIView):
+class TicketListView(ReaderLanguageMixin, generics.ListAPIView):
     """Tickets the user may see (their franchise's; all of them for agents), newest first."""
 
     serializer_class = s.TicketListSerializer
@@ -73,7 +92,7 @@ def _visible_ticket(request: Request, pk: int) -> Ticket:
     return ticket_selectors.ticket_for(request.user, pk)
 
 
-class TicketDetailView(APIView):
+class TicketDetailView(ReaderLanguageMixin, APIView):
     serializer_class = s.TicketSerializer
 
     @extend_schema(responses=s.TicketSerializer)
@@ -117,7 +136,7 @@ def _change_assignee(ticket: Ticket, actor: User, assignee_id: int | None) -> Ti
     return ticket_services.assign(ticket=ticket, actor=actor, assignee=assignee)
 
 
-class TicketCommentsView(generics.ListAPIView):
+class TicketCommentsView(ReaderLanguageMixin, generics.ListAPIView):
     """Comments of a visible ticket; internal notes only for agents."""
 
     serializer_class = s.CommentSerializer
@@ -142,7 +161,7 @@ class TicketCommentsView(generics.ListAPIView):
         return Response(s.CommentSerializer(comment, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
-class TicketFollowersView(generics.ListAPIView):
+class TicketFollowersView(ReaderLanguageMixin, generics.ListAPIView):
     """Who follows a visible ticket (they get its public updates), by name."""
 
     serializer_class = s.UserRefSerializer
@@ -167,7 +186,7 @@ class TicketFollowersView(generics.ListAPIView):
         return Response(s.UserRefSerializer(follower).data, status=status.HTTP_201_CREATED)
 
 
-class TicketFollowerView(APIView):
+class TicketFollowerView(ReaderLanguageMixin, APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int, user_id: int) -> Response:
         """Stop someone following the ticket: agents and the requester remove anyone, every follower
@@ -182,7 +201,7 @@ class TicketFollowerView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TicketLinksView(generics.ListAPIView):
+class TicketLinksView(ReaderLanguageMixin, generics.ListAPIView):
     """A visible ticket's links, both directions, read from its side; only links to tickets the
     user may see (a franchisee never learns about another franchise's ticket)."""
 
@@ -210,7 +229,7 @@ class TicketLinksView(generics.ListAPIView):
         return Response(s.TicketLinkSerializer(row).data, status=status.HTTP_201_CREATED)
 
 
-class TicketLinkView(APIView):
+class TicketLinkView(ReaderLanguageMixin, APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int, link_id: int) -> Response:
         """Agents: remove a link of this ticket (either side); an event on both tickets."""
@@ -222,7 +241,7 @@ class TicketLinkView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ArticleListView(generics.ListAPIView):
+class ArticleListView(ReaderLanguageMixin, generics.ListAPIView):
     """Knowledge-base articles the user may see (published only for franchisees), by title."""
 
     serializer_class = s.ArticleListSerializer
@@ -237,7 +256,7 @@ class ArticleListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class ArticleDetailView(APIView):
+class ArticleDetailView(ReaderLanguageMixin, APIView):
     serializer_class = s.ArticleSerializer
 
     @extend_schema(responses=s.ArticleSerializer)
@@ -245,7 +264,7 @@ class ArticleDetailView(APIView):
         return Response(s.ArticleSerializer(kb_selectors.get_article_or_404(request.user, slug)).data)
 
 
-class ArticleSearchView(APIView):
+class ArticleSearchView(ReaderLanguageMixin, APIView):
     """The same ranked search as /kb/search/ and /kb/suggest/ (knowledge_base.search.search_articles)."""
 
     serializer_class = s.SearchResponseSerializer
@@ -266,7 +285,7 @@ class ArticleSearchView(APIView):
         return Response({"results": [hit.as_json() for hit in result.hits], "suggestion": result.suggestion})
 
 
-class ChatListView(generics.ListAPIView):
+class ChatListView(ReaderLanguageMixin, generics.ListAPIView):
     """Chat conversations the user may open (their franchise's; all for agents), most recent first."""
 
     serializer_class = s.ConversationSerializer
@@ -284,7 +303,7 @@ class ChatListView(generics.ListAPIView):
 
 
 @extend_schema(exclude=True)
-class NotFoundView(APIView):
+class NotFoundView(ReaderLanguageMixin, APIView):
     """Any other /api/v1/ path (e.g. `tickets/abc/`): a JSON 404 like the API's own, not the HTML page."""
 
     def _not_found(self, request: Request, *args, **kwargs) -> Response:

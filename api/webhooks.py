@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from api.models import TEST_EVENT, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -39,7 +39,9 @@ def dispatch(event: str, build: Callable[[], dict], endpoints: list[WebhookEndpo
         endpoints = [e for e in WebhookEndpoint.objects.filter(active=True) if e.wants(event)]
     if not endpoints:
         return []
-    data = build()
+    # Payloads are in the portal's language whoever caused the event (names, stored texts).
+    with translation.override(settings.LANGUAGE_CODE):
+        data = build()
     ids = []
     for endpoint in endpoints:
         delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event, payload={})
