@@ -29,7 +29,9 @@ HEIGHT = 780
 TOUCH_MIN = 43.5  # 44 px, with sub-pixel rounding
 
 # Phone screenshots for the README (390 px wide).
-SCREENSHOT_PAGES = {"home", "tickets", "ticket-new", "chat-conversation", "kb-search-empty", "agent-dashboard", "profile"}
+SCREENSHOT_PAGES = {
+    "home", "tickets", "ticket-new", "chat-conversation", "kb-search-empty", "agent-dashboard", "profile",
+}  # fmt: skip
 
 # Visible controls that are too small (height < 44 px) — inline text links are exempt (WCAG 2.5.5).
 SMALL_TARGETS = """(min) => {
