@@ -129,6 +129,23 @@ def test_links_are_shown_on_both_sides_with_their_direction(agent, agent_client,
     assert Event.objects.filter(ticket=a, kind="unlinked").exists()
 
 
+def test_the_page_links_from_either_side(agent, agent_client, franchisee):
+    """The form offers every relation read from this ticket: "Bloqueado por" / "Duplicado por" too."""
+    a, b, c = make_ticket(franchisee, "Impresora"), make_ticket(franchisee, "Datáfono"), make_ticket(franchisee, "Red")
+    page = agent_client.get(f"/tickets/{a.pk}/").content.decode()
+    assert '<option value="blocked_by">Bloqueado por</option>' in page
+    assert '<option value="duplicated_by">Duplicado por</option>' in page
+    agent_client.post(f"/tickets/{a.pk}/links/", {"kind": "blocked_by", "other": b.number})
+    agent_client.post(f"/tickets/{a.pk}/links/", {"kind": "duplicated_by", "other": c.number})
+    assert TicketLink.objects.filter(source=b, target=a, kind="blocks").exists()
+    assert TicketLink.objects.filter(source=c, target=a, kind="duplicates").exists()
+    page = agent_client.get(f"/tickets/{a.pk}/").content.decode()
+    assert f'Bloqueado por <a href="/tickets/{b.pk}/">{b.number}</a>' in page
+    assert f'Duplicado por <a href="/tickets/{c.pk}/">{c.number}</a>' in page
+    agent_client.post(f"/tickets/{a.pk}/links/", {"kind": "parent_of", "other": b.number})
+    assert TicketLink.objects.count() == 2
+
+
 def test_related_is_stored_once_whichever_side_adds_it(agent, franchisee):
     a, b = make_ticket(franchisee, "Uno"), make_ticket(franchisee, "Dos")
     services.link_tickets(ticket=b, actor=agent, kind="related", other=a)

@@ -671,6 +671,11 @@ class TicketLink(models.Model):
     def label(cls, kind: str, *, reverse: bool = False) -> str:
         return str(cls.REVERSE_LABELS[kind] if reverse else cls.Kind(kind).label)
 
+    @classmethod
+    def relation_choices(cls) -> list[tuple[str, str]]:
+        """Every relation read from one ticket's side with its label (the ticket page's select)."""
+        return [(code, cls.label(kind, reverse=reverse)) for code, (kind, reverse) in cls.RELATIONS.items()]
+
 
 class TicketSearch(models.Model):
     """The stored full-text documents of a ticket (PostgreSQL `tsvector`s, GIN-indexed), kept

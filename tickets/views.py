@@ -172,7 +172,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, comment_form: CommentF
                 "can_reassign": ticket.assignee_id in (None, user.pk) or is_supervisor(user),
                 "tags": selectors.ticket_tags(ticket),
                 "tag_names": selectors.tag_names(),
-                "link_kinds": TicketLink.Kind.choices,
+                "link_kinds": TicketLink.relation_choices(),
                 "time_spent": selectors.time_spent_by_agent(ticket) if ticket.time_spent_minutes else [],
             }
         )
@@ -374,8 +374,12 @@ ticket_custom_fields = _agent_action("ticket_custom_fields", _("Campos actualiza
 
 
 def _link(request: HttpRequest, ticket: Ticket) -> object:
+    """`kind`: a relation read from this ticket's side ("blocked_by": the other ticket blocks this one)."""
     other = selectors.linkable_ticket(request.user, request.POST.get("other", ""))
-    return services.link_tickets(ticket=ticket, actor=request.user, kind=request.POST.get("kind", ""), other=other)
+    relation = request.POST.get("kind", "")
+    kind, reverse = TicketLink.RELATIONS.get(relation, (relation, False))  # an unknown kind: the service refuses it
+    source, target = (other, ticket) if reverse else (ticket, other)
+    return services.link_tickets(ticket=source, actor=request.user, kind=kind, other=target)
 
 
 ticket_link = _agent_action("ticket_link", _("Tickets vinculados."), _link)
