@@ -2,8 +2,9 @@
 
 - axe-core (`tools/a11y/node_modules/axe-core/axe.min.js`) is evaluated in the page from that file
   (no CDN; Playwright's evaluate is not subject to the page's CSP) and run on the rendered DOM.
-- The Nu HTML checker (`vnu-jar`, needs Java) runs once per test module as a local HTTP service
-  (`nu.validator.servlet.Main`) and validates the HTML the server sent.
+- The Nu HTML checker (`vnu-jar`, needs Java) runs once per test module (per xdist worker) as a
+  local HTTP service (`nu.validator.servlet.Main`, one JVM) and validates the HTML the server
+  sent, one POST per page; it starts alongside the live stack and is waited for on first use.
 
 `make a11y-tools` (part of `make install`) installs both. Missing tools skip the tests with the
 command to run, except under CI=true, where they fail.
@@ -82,9 +83,18 @@ def axe_violations(page: Page) -> list[dict]:
 @dataclass
 class NuChecker:
     url: str
+    process: subprocess.Popen | None = None  # the service; waited for on first use
+    ready: bool = False
+
+    def wait_ready(self) -> None:
+        """The JVM starts while the live stack does (seconds of CPU each): wait for its port once."""
+        if not self.ready:
+            wait_for_port(int(self.url.rsplit(":", 1)[1]), timeout=120, process=self.process)
+            self.ready = True
 
     def messages(self, html: str) -> list[str]:
         """Errors and warnings of the Nu checker on `html` (a whole document)."""
+        self.wait_ready()
         request = urllib.request.Request(
             f"{self.url}/?out=json",
             data=html.encode("utf-8"),
@@ -105,7 +115,10 @@ class NuChecker:
 
 
 def nu_checker(work: Path) -> Iterator[NuChecker]:
-    """The Nu HTML checker as a local service for a module-scoped fixture; stopped at the end."""
+    """The Nu HTML checker as a local service for a module-scoped fixture; stopped at the end.
+
+    Started without waiting: the first `messages()` waits for it, so a fixture that starts the live
+    stack after this one overlaps the two start-ups."""
     require_tools(VNU_JAR)
     port = free_port()
     log = (work / "vnu.log").open("wb")
@@ -123,8 +136,7 @@ def nu_checker(work: Path) -> Iterator[NuChecker]:
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_for_port(port, timeout=120, process=process)
-        yield NuChecker(f"http://127.0.0.1:{port}")
+        yield NuChecker(f"http://127.0.0.1:{port}", process)
     finally:
         process.terminate()
         try:

@@ -51,9 +51,9 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[LiveStack]:
-    """One Daphne process (in-memory channel layer, eager Celery) on its own migrated database."""
-    stack = LiveStack(tmp_path / "stack").start()
-    stack.people = stack.seed_people()
+    """One Daphne process (in-memory channel layer, eager Celery) on its own migrated database,
+    with the franchises and users of SEED_PEOPLE (copied from a seeded template)."""
+    stack = LiveStack(tmp_path / "stack", seed=True).start()
     try:
         yield stack
     finally:

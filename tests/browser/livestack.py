@@ -92,9 +92,34 @@ def manage(env: dict[str, str], *args: str, timeout: float = 300) -> str:
     return out.stdout
 
 
+def run_django(env: dict[str, str], code: str, **params) -> object:
+    """Run `code` in a Django process with `env`; it sets `result`, returned as JSON (see LiveStack.run_django)."""
+    program = (
+        "import django, json, sys\n"
+        "django.setup()\n"
+        "params = json.loads(sys.stdin.read())\n"
+        "result = None\n" + code + "\nprint('@@RESULT@@' + json.dumps(result, default=str))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=ROOT,
+        env=env,
+        input=json.dumps(params),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"snippet failed:\n{code}\n{out.stderr[-4000:]}")
+    line = next(line for line in reversed(out.stdout.splitlines()) if line.startswith("@@RESULT@@"))
+    return json.loads(line.removeprefix("@@RESULT@@"))
+
+
 # --- databases -------------------------------------------------------------------------------
 
 _TEMPLATES: dict[str, str] = {}
+_SEEDED_PEOPLE: dict[str, dict[str, int]] = {}
 
 
 def _postgres_url() -> str | None:
@@ -146,29 +171,64 @@ def _run_template() -> str | None:
     return None
 
 
-def new_database(work_dir: Path) -> tuple[str, Callable[[], None]]:
+def _clone_pg(pg: str, template_name: str) -> tuple[str, Callable[[], None]]:
+    """CREATE DATABASE … TEMPLATE template_name: (DATABASE_URL, drop function)."""
+    name = f"live_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    _pg_admin(pg, f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+
+    def drop() -> None:
+        with contextlib.suppress(Exception):
+            _pg_admin(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return _with_db_name(pg, name), drop
+
+
+def _migrated_database(work_dir: Path) -> tuple[str, Callable[[], None]]:
     """A fresh migrated database: (DATABASE_URL, drop function)."""
     pg = _postgres_url()
     run_template = _run_template() if pg else None
     if pg and run_template:
         from tests.conftest import template_lock
 
-        name = f"live_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         with template_lock(run_template):  # no other clone of it at the same moment
-            _pg_admin(pg, f'CREATE DATABASE "{name}" TEMPLATE "{run_template}"')
-    elif pg:
-        template = _migrated_template(work_dir)
-        name = f"live_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        template_name = urllib.parse.urlsplit(template).path.lstrip("/")
-        _pg_admin(pg, f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
-    if pg:
-
-        def drop() -> None:
-            with contextlib.suppress(Exception):
-                _pg_admin(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-        return _with_db_name(pg, name), drop
+            return _clone_pg(pg, run_template)
     template = _migrated_template(work_dir)
+    if pg:
+        return _clone_pg(pg, urllib.parse.urlsplit(template).path.lstrip("/"))
+    path = work_dir / "db.sqlite3"
+    shutil.copyfile(template.removeprefix("sqlite:///"), path)
+    return f"sqlite:///{path}", lambda: None
+
+
+def _seeded_template(work_dir: Path) -> tuple[str, dict[str, int]]:
+    """(DATABASE_URL, people) of a migrated database with SEED_PEOPLE's franchises and users in it,
+    made once per test process: a stack cloned from it starts with them (no Django snippet each)."""
+    key = "pg-seeded" if _postgres_url() else "sqlite-seeded"
+    if key not in _TEMPLATES:
+        seed_dir = Path(tempfile.mkdtemp(prefix="live-seed-"))
+        url, _ = _migrated_database(seed_dir)  # dropped by drop_templates()
+        env = base_env(
+            DATABASE_URL=url,
+            WHOOSH_PATH=str(seed_dir / "whoosh"),
+            MEDIA_ROOT=str(seed_dir / "media"),
+            LIVE_EMAIL_DIR=str(seed_dir / "mail"),
+        )
+        _SEEDED_PEOPLE[key] = run_django(env, SEED_PEOPLE, password=PASSWORD, names={})
+        shutil.rmtree(seed_dir / "whoosh", ignore_errors=True)
+        if not _TEMPLATES:
+            atexit.register(drop_templates)
+        _TEMPLATES[key] = url
+    return _TEMPLATES[key], dict(_SEEDED_PEOPLE[key])
+
+
+def new_database(work_dir: Path, *, seeded: bool = False) -> tuple[str, Callable[[], None]]:
+    """A fresh migrated database: (DATABASE_URL, drop function). `seeded`: with SEED_PEOPLE's data."""
+    if not seeded:
+        return _migrated_database(work_dir)
+    template = _seeded_template(work_dir)[0]
+    pg = _postgres_url()
+    if pg:
+        return _clone_pg(pg, urllib.parse.urlsplit(template).path.lstrip("/"))
     path = work_dir / "db.sqlite3"
     shutil.copyfile(template.removeprefix("sqlite:///"), path)
     return f"sqlite:///{path}", lambda: None
@@ -177,14 +237,17 @@ def new_database(work_dir: Path) -> tuple[str, Callable[[], None]]:
 def drop_templates() -> None:
     """Remove the per-process template databases (called at the end of the test session)."""
     pg = _postgres_url()
-    url = _TEMPLATES.pop("pg", None)
-    if pg and url:
-        name = urllib.parse.urlsplit(url).path.lstrip("/")
-        with contextlib.suppress(Exception):
-            _pg_admin(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    sqlite = _TEMPLATES.pop("sqlite", None)
-    if sqlite:
-        shutil.rmtree(Path(sqlite.removeprefix("sqlite:///")).parent, ignore_errors=True)
+    for key in ("pg-seeded", "pg"):  # the seeded copy first (no clone may be made while it is read)
+        url = _TEMPLATES.pop(key, None)
+        if pg and url:
+            name = urllib.parse.urlsplit(url).path.lstrip("/")
+            with contextlib.suppress(Exception):
+                _pg_admin(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for key in ("sqlite-seeded", "sqlite"):
+        url = _TEMPLATES.pop(key, None)
+        if url:
+            shutil.rmtree(Path(url.removeprefix("sqlite:///")).parent, ignore_errors=True)
+    _SEEDED_PEOPLE.clear()
 
 
 # --- static files of production-mode stacks ------------------------------------------------------
@@ -288,6 +351,9 @@ class LiveStack:
     redis: bool = False
     production: bool = False
     env_extra: dict[str, str] = field(default_factory=dict)
+    # seed: start from a copy of a template that already holds SEED_PEOPLE's franchises and users
+    # (`people` is set at start; what seed_people() makes, without a Django process per stack).
+    seed: bool = False
     database_url: str = ""
     redis_port: int | None = None
     daphnes: list[DaphneProcess] = field(default_factory=list)
@@ -300,7 +366,9 @@ class LiveStack:
     # lifecycle -----------------------------------------------------------------------------------
     def start(self) -> LiveStack:
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.database_url, self._drop_db = new_database(self.work_dir)
+        self.database_url, self._drop_db = new_database(self.work_dir, seeded=self.seed)
+        if self.seed:
+            self.people = _seeded_template(self.work_dir)[1]
         if self.redis:
             self.redis_port = free_port()
             self.start_redis()
@@ -418,26 +486,7 @@ class LiveStack:
 
         `params` are available to the code as the dict `params`.
         """
-        program = (
-            "import django, json, sys\n"
-            "django.setup()\n"
-            "params = json.loads(sys.stdin.read())\n"
-            "result = None\n" + code + "\nprint('@@RESULT@@' + json.dumps(result, default=str))\n"
-        )
-        out = subprocess.run(
-            [sys.executable, "-c", program],
-            cwd=ROOT,
-            env=self.env,
-            input=json.dumps(params),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"snippet failed:\n{code}\n{out.stderr[-4000:]}")
-        line = next(line for line in reversed(out.stdout.splitlines()) if line.startswith("@@RESULT@@"))
-        return json.loads(line.removeprefix("@@RESULT@@"))
+        return run_django(self.env, code, **params)
 
     def manage(self, *args: str) -> str:
         return manage(self.env, *args)

@@ -16,14 +16,13 @@ from playwright.sync_api import sync_playwright
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, login, new_context
 from tests.browser.livestack import LiveStack
-from tests.browser.test_browser_mobile import PAGES, SEED
+from tests.browser.site_pages import PAGES, SEED
 
 
 def main(widths: list[int]) -> None:
     with tempfile.TemporaryDirectory(prefix="measure-") as work:
-        stack = LiveStack(Path(work) / "stack").start()
+        stack = LiveStack(Path(work) / "stack", seed=True).start()
         try:
-            stack.seed_people()
             urls = stack.run_django(SEED)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -128,9 +128,8 @@ def url(stack: LiveStack, path: str) -> str:
 
 def start_site(work: Path) -> Iterator[LiveStack]:
     """A live stack with the people and SEED's data (for a module-scoped fixture)."""
-    live = LiveStack(work).start()
+    live = LiveStack(work, seed=True).start()
     try:
-        live.people = live.seed_people()
         live.urls = live.run_django(SEED)
         yield live
     finally:

@@ -29,14 +29,15 @@ RESET_LINK = re.compile(r"https?://[^/\s]+(/accounts/password/reset/[^/\s]+/[^/\
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[LiveStack]:
-    require_tools(AXE_JS)
-    yield from start_site(tmp_path_factory.mktemp("a11y") / "stack")
+def nu(tmp_path_factory) -> Iterator[NuChecker]:
+    yield from nu_checker(tmp_path_factory.mktemp("vnu"))
 
 
 @pytest.fixture(scope="module")
-def nu(tmp_path_factory) -> Iterator[NuChecker]:
-    yield from nu_checker(tmp_path_factory.mktemp("vnu"))
+def stack(tmp_path_factory, nu) -> Iterator[LiveStack]:
+    """The seeded site; after `nu`, so the Nu checker's JVM starts while this stack does."""
+    require_tools(AXE_JS)
+    yield from start_site(tmp_path_factory.mktemp("a11y") / "stack")
 
 
 def switch_language(page: Page, code: str) -> None:

@@ -119,8 +119,7 @@ def test_stored_vectors_are_inert_in_every_page(browser, live):
 @pytest.fixture
 def live_fast_chat(tmp_path):
     """The usual live stack, with the chat flood limit raised: 40 messages are typed in seconds."""
-    stack = LiveStack(tmp_path / "stack", env_extra={"LIVE_CHAT_RATE_LIMIT": "1000"}).start()
-    stack.seed_people()
+    stack = LiveStack(tmp_path / "stack", seed=True, env_extra={"LIVE_CHAT_RATE_LIMIT": "1000"}).start()
     try:
         yield stack
     finally:

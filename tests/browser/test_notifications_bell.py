@@ -27,8 +27,7 @@ result = notify(recipient=user, kind="ticket_status", title=params["title"], bod
 
 @pytest.fixture
 def redis_stack(tmp_path):
-    stack = LiveStack(tmp_path / "stack", redis=True).start()
-    stack.people = stack.seed_people()
+    stack = LiveStack(tmp_path / "stack", redis=True, seed=True).start()
     try:
         yield stack
     finally:
