@@ -221,10 +221,33 @@ def test_a_category_reads_in_each_language(franchisee, agent):
     franchisee.save()
     english.force_login(franchisee)
     english.post("/i18n/setlang/", {"language": "en", "next": "/"})
-    assert '<span class="badge">Card terminal</span>' in english.get(f"/tickets/{ticket.pk}/").content.decode()
+    page = english.get(f"/tickets/{ticket.pk}/").content.decode()
+    assert '<span class="badge">Card terminal</span>' in page
+    assert "Category: Card terminal" in page  # the timeline event keeps the Spanish name; shown in English
     from notifications.models import Notification
     from support_portal.stored_text import render
 
     note = Notification.objects.filter(recipient=franchisee).latest("id")
     assert render(note.title_text, "en").endswith("Card terminal")
     assert render(note.title_text, "es").endswith("Datáfono")
+
+
+def test_the_tickets_csv_names_categories_in_the_readers_language(franchisee, supervisor):
+    import csv
+    import io
+
+    from django.utils import timezone
+
+    from tickets.models import Category
+
+    category = Category.objects.create(name="Datáfono", name_en="Card terminal", slug="datafono-csv")
+    make_ticket(franchisee, category=category)
+    today = timezone.localdate().isoformat()
+    for language, name in (("es", "Datáfono"), ("en", "Card terminal")):
+        client = Client()
+        client.force_login(supervisor)
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        response = client.get("/agent/reports/tickets.csv", {"start": today, "end": today})
+        text = b"".join(response.streaming_content).decode("utf-8").removeprefix("\ufeff")
+        _header, row = list(csv.reader(io.StringIO(text)))[:2]
+        assert name in row, (language, row)

@@ -214,5 +214,5 @@ def export_columns(tickets: Sequence[Ticket]) -> ExportColumns:
     pairs = Ticket.tags.through.objects.filter(ticket_id__in=ids).values_list("ticket_id", "tag__name")
     for ticket_id, name in pairs.order_by("tag__name"):
         tags.setdefault(ticket_id, []).append(name)
-    headers = [_("Etiquetas"), *[f"{field.label} ({field.category.name})" for field in fields]]
+    headers = [_("Etiquetas"), *[f"{field.label} ({field.category.display_name})" for field in fields]]
     return ExportColumns(headers, fields, values, tags)

@@ -20,6 +20,7 @@ from datetime import datetime, tzinfo
 from asgiref.sync import sync_to_async
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -127,6 +128,7 @@ TICKET_FIELDS = (
     "requester__username",
     "subject",
     "category__name",
+    "category__name_en",
     "priority",
     "status",
     "source",
@@ -186,6 +188,7 @@ def ticket_rows(queryset: QuerySet[Ticket], zone: tzinfo, extras: list[tuple[Ext
     """One list per ticket, read CHUNK at a time from a server-side cursor; each extra provider
     (with its number of columns) is asked once per chunk."""
     labels = _labels()
+    english = (translation.get_language() or "").startswith("en")  # category names: the reader's
     chunk_size = CHUNK
 
     def flush(chunk: list[dict]) -> Iterator[list]:
@@ -198,7 +201,7 @@ def ticket_rows(queryset: QuerySet[Ticket], zone: tzinfo, extras: list[tuple[Ext
                 row["franchise__name"],
                 row["requester__username"],
                 row["subject"],
-                row["category__name"],
+                (english and row["category__name_en"]) or row["category__name"] or "",
                 labels["priority"].get(row["priority"], row["priority"]),
                 labels["status"].get(row["status"], row["status"]),
                 labels["source"].get(row["source"], row["source"]),

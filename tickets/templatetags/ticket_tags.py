@@ -3,10 +3,11 @@
 from datetime import timedelta
 
 from django import template
+from django.utils import translation
 from django.utils.safestring import SafeString
 
 from tickets.markdown import render_markdown
-from tickets.models import Priority, SlaState, Status, TicketLink
+from tickets.models import Category, Priority, SlaState, Status, TicketLink
 
 #: timeline events that store a choice code, shown with its label in the reader's language
 CODED_EVENTS = {
@@ -59,6 +60,10 @@ def event_value(value: str, kind: str) -> str:
         if code.lstrip("~") in TicketLink.Kind.values:
             return f"{TicketLink.label(code.lstrip('~'), reverse=reverse)} {number}"
         return value
+    if kind == "category" and value and (translation.get_language() or "").startswith("en"):
+        # The event keeps the (Spanish) name; an English reader gets the category's English name.
+        english = Category.objects.filter(name=value).exclude(name_en="").values_list("name_en", flat=True).first()
+        return english or value
     choices = CODED_EVENTS.get(kind)
     if choices is None or value not in choices.values:
         return value
