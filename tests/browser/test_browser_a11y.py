@@ -49,13 +49,37 @@ def switch_language(page: Page, code: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def pages_es(browser: Browser, stack: LiveStack) -> Iterator:
-    yield from page_opener(browser, stack)
+def languages() -> dict[str, str]:
+    """username -> the language their profile has now (the seed's users start in Spanish)."""
+    return {}
+
+
+def in_language(opener, languages: dict[str, str], lang: str):
+    """open(username) -> that user's page in `lang`. The language is the user's (their profile,
+    shared by every context they are signed in with), so an English page of fran_centro turns her
+    Spanish context English too: switch back whenever the other one was chosen last (whatever order
+    the tests run in, e.g. split between xdist workers)."""
+
+    def _page(username: str) -> Page:
+        page = opener(username)
+        if languages.get(username, "es") != lang:
+            switch_language(page, lang)
+            languages[username] = lang
+        return page
+
+    return _page
 
 
 @pytest.fixture(scope="module")
-def pages_en(browser: Browser, stack: LiveStack) -> Iterator:
-    yield from page_opener(browser, stack, after_login=lambda page: switch_language(page, "en"))
+def pages_es(browser: Browser, stack: LiveStack, languages) -> Iterator:
+    for opener in page_opener(browser, stack):
+        yield in_language(opener, languages, "es")
+
+
+@pytest.fixture(scope="module")
+def pages_en(browser: Browser, stack: LiveStack, languages) -> Iterator:
+    for opener in page_opener(browser, stack):
+        yield in_language(opener, languages, "en")
 
 
 @pytest.fixture(scope="module")
