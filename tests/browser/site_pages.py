@@ -29,13 +29,18 @@ from tickets import services as tickets
 fran = User.objects.get(username="fran_centro")
 agent = User.objects.get(username="agent_a")
 boss = User.objects.get(username="boss")
-category = Category.objects.create(name="Terminal de pago y datáfono", slug="datafono")
+category = Category.objects.create(name="Terminal de pago y datáfono", name_en="Card terminal", slug="datafono")
 article = kb.create_article(
     actor=agent, title="El datáfono no conecta con el banco después de la actualización nocturna",
     body="## Pasos\\n\\n1. Reinicia el datáfono.\\n2. Comprueba el cable de red: `ping 192.168.1.1`.\\n\\n"
          "| Paso | Qué ver | Tiempo estimado |\\n|---|---|---|\\n"
          "| Reinicio | Pantalla de inicio con el logotipo | 2 minutos |\\n",
     status=Article.Status.PUBLISHED, category=category, tags="datáfono, red, banco",
+)
+kb.create_article(  # its translation: the article page links it ("Also in English")
+    actor=agent, title="The card terminal cannot reach the bank after the night update",
+    body="Restart the card terminal, then check the network cable.", status=Article.Status.PUBLISHED,
+    category=category, language="en", tags="card terminal, network", translation=article,
 )
 long_subject = "La impresora de la cocina imprime los pedidos duplicados desde el cambio de rollo térmico"
 first = tickets.create_ticket(actor=fran, subject=long_subject,
