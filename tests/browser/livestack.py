@@ -188,9 +188,13 @@ def _migrated_database(work_dir: Path) -> tuple[str, Callable[[], None]]:
     pg = _postgres_url()
     run_template = _run_template() if pg else None
     if pg and run_template:
+        import psycopg
+
         from tests.conftest import template_lock
 
-        with template_lock(run_template):  # no other clone of it at the same moment
+        # Gone if another pytest process on the same DATABASE_URL ended meanwhile (its end drops
+        # the template of that name): then this process migrates a template of its own, as before.
+        with template_lock(run_template), contextlib.suppress(psycopg.errors.InvalidCatalogName):
             return _clone_pg(pg, run_template)
     template = _migrated_template(work_dir)
     if pg:
