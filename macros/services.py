@@ -21,7 +21,7 @@ from chat.models import Message
 from macros import rendering, selectors
 from macros.models import BODY_MAX, Macro, MacroUse
 from tickets import services as ticket_services
-from tickets.models import Comment, Ticket
+from tickets.models import Comment, Status, Ticket
 
 FIELDS = ("name", "body", "set_status", "set_priority", "assign_to_self", "assignee")
 
@@ -117,6 +117,14 @@ def reply_to_ticket(
     if not is_agent(actor):
         raise MacroError(_("Solo el equipo de soporte usa respuestas predefinidas."))
     macro = selectors.macro_for(actor, macro.pk)  # another agent's personal macro: 404
+    if ticket.status == Status.CLOSED and not internal:
+        # its actions would move a closed ticket; a plain reply opens a follow-up instead
+        raise MacroError(
+            _(
+                "El ticket está cerrado: una respuesta predefinida no se aplica; "
+                "envía la respuesta sin ella para abrir un seguimiento."
+            )
+        )
     with transaction.atomic():
         comment = ticket_services.add_comment(
             ticket=ticket,

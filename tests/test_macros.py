@@ -12,7 +12,7 @@ from macros.models import Macro, MacroUse
 from notifications.models import Notification
 from tests.conftest import require_env
 from tests.tickets_factories import make_ticket
-from tickets.models import Comment, Event, Status
+from tickets.models import Comment, Event, Status, Ticket
 
 
 @pytest.fixture
@@ -272,9 +272,13 @@ def test_invalid_transition_is_refused_whole(agent, ticket):
     ticket_services.change_status(ticket=ticket, actor=agent, status="closed")
     macro = services.create_macro(actor=agent, name="x", body="Hola", set_status="pending")
     comment_count = Comment.objects.count()
-    # a closed ticket takes no public reply: add_comment refuses, the macro is not counted
+    # a macro's actions don't apply to a closed ticket: refused whole, the text kept, nothing counted
+    # (a plain reply would open a follow-up ticket instead)
     response = client_for(agent).post(f"/tickets/{ticket.pk}/comments/", {"body": "Hola", "macro": macro.pk})
     assert response.status_code == 400
+    assert "sin ella para abrir un seguimiento" in response.content.decode()
+    assert "Hola" in response.content.decode()
+    assert not Ticket.objects.filter(follow_up_of=ticket).exists()
     assert Comment.objects.count() == comment_count
     assert Macro.objects.get(pk=macro.pk).usage_count == 0
 

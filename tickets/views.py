@@ -18,6 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.access import is_agent, is_franchisee, is_supervisor
 from accounts.decorators import agent_required
 from accounts.models import User
+from macros import selectors as macro_selectors
+from macros import services as macro_services
 from notifications.services import mark_read_for_target
 from support_portal.idempotency import InFlight, Submission, token_for_form
 from support_portal.redirects import safe_next
@@ -206,7 +208,11 @@ def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
         if is_agent(request.user):
             reply["time_spent_minutes"] = form.cleaned_data.get("time_spent_minutes")
         try:
-            if ticket.status == Status.CLOSED and not reply["internal"]:
+            if is_agent(request.user) and (macro_pk := _int(request.POST.get("macro"))):
+                # a reply that used a macro: its ticket actions and usage count, same transaction
+                macro = macro_selectors.macro_for(request.user, macro_pk)
+                macro_services.reply_to_ticket(macro=macro, **reply)
+            elif ticket.status == Status.CLOSED and not reply["internal"]:
                 follow_up = services.follow_up(
                     ticket=ticket, actor=request.user, body=reply["body"], attachments=reply["attachments"]
                 )
@@ -216,18 +222,11 @@ def ticket_comment(request: HttpRequest, pk: int) -> HttpResponse:
                     _("El ticket estaba cerrado: hemos abierto %(n)s para seguir con él.") % {"n": follow_up.number},
                 )
                 return redirect(follow_up.get_absolute_url())
-            if is_agent(request.user) and (macro_pk := _int(request.POST.get("macro"))):
-                # a reply that used a macro: its ticket actions and usage count, same transaction
-                from macros import selectors as macro_selectors
-                from macros import services as macro_services
-
-                macro = macro_selectors.macro_for(request.user, macro_pk)
-                macro_services.reply_to_ticket(macro=macro, **reply)
             else:
                 services.add_comment(**reply)
         except ValidationError as exc:
             form.add_error(None, _errors_text(exc))
-        except services.TicketError as exc:
+        except (services.TicketError, macro_services.MacroError) as exc:
             form.add_error(None, str(exc))
         except RateLimited as exc:
             form.add_error(None, exc.detail)
