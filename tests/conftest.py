@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import inspect
 import os
 import subprocess
 import sys
@@ -286,6 +287,49 @@ def _portal_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if inspect.iscoroutinefunction(getattr(item, "function", None)):
+            item.fixturenames.append("_end_leftover_sockets")
+
+
+@pytest.fixture
+async def _end_leftover_sockets(monkeypatch):
+    """An async test's sockets end inside its own event loop, and its channel layer with it.
+
+    Each test has its own loop, but Channels keeps one layer object per process, and
+    channels-redis keeps per-channel `asyncio.Lock`s on it. A lock contended in one test's loop is
+    bound to that loop, and it outlives the test when a receive was cancelled while waiting for it
+    (its wait count is never given back); the next test that contends for it failed with
+    "Lock … is bound to a different event loop" (seen in CI under xdist: 4 socket tests of one
+    worker at once). So every in-process socket the test opened is disconnected (a consumer that
+    closed itself, 4401 or 4403, still waits for websocket.disconnect inside the layer's receive),
+    and the next test gets a layer object of its own (this one's connections close with its loop).
+    """
+    from asgiref.testing import ApplicationCommunicator
+    from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
+    from channels.testing import WebsocketCommunicator
+
+    opened: list[ApplicationCommunicator] = []
+    original_init = ApplicationCommunicator.__init__
+
+    def tracked_init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(ApplicationCommunicator, "__init__", tracked_init)
+    yield
+    for communicator in opened:
+        if communicator.future.done():
+            continue
+        with contextlib.suppress(Exception):  # the test already passed or failed; this only ends it
+            if isinstance(communicator, WebsocketCommunicator):
+                await communicator.disconnect(timeout=5)
+            else:
+                await communicator.wait(timeout=5)
+    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
 
 
 @pytest.fixture(autouse=True)
