@@ -18,7 +18,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from accounts.access import is_agent, is_franchisee
+from accounts.access import is_franchisee
 from accounts.models import User
 from mail import parsing, replies
 from mail.addresses import BadToken, classify_recipient, read_token
@@ -144,15 +144,13 @@ def _reply(mail: parsing.ParsedMail, record: InboundMessage, token: str) -> Outc
         body = _body(replies.reply_text(mail.text), mail, COMMENT_MAX)
         record.user = user
         if ticket.status == Status.CLOSED:
-            follow_up = tickets.create_ticket(
+            follow_up = tickets.follow_up(
+                ticket=ticket,
                 actor=user,
-                subject=(mail.subject or ticket.subject)[:SUBJECT_MAX],
-                description=body,
-                franchise=ticket.franchise if is_agent(user) else None,
-                requester=ticket.requester if is_agent(user) else None,
-                source=Source.EMAIL,
+                body=body,
                 attachments=mail.attachments,
-                follow_up_of=ticket,
+                subject=(mail.subject or ticket.subject)[:SUBJECT_MAX],
+                source=Source.EMAIL,
             )
             record.kind, record.ticket = InboundMessage.Kind.FOLLOW_UP, follow_up
             record.save(update_fields=["kind", "ticket", "user"])

@@ -311,20 +311,30 @@ def sla_fields() -> list[str]:
 # --- comments ----------------------------------------------------------------
 
 
-def follow_up(*, ticket: Ticket, actor: User, body: str, attachments: Iterable[UploadedFile] = ()) -> Ticket:
+def follow_up(
+    *,
+    ticket: Ticket,
+    actor: User,
+    body: str,
+    attachments: Iterable[UploadedFile] = (),
+    subject: str = "",
+    source: str = "web",
+) -> Ticket:
     """A public reply to a closed ticket: a new ticket of the same franchise and requester that
-    continues it (`follow_up_of`, a `follow_up` event on both), the reply as its description —
-    what the ticket page's reply form and an e-mail reply do once a ticket is closed."""
+    continues it (`follow_up_of`, a `follow_up` event on both), the reply as its description and
+    the closed ticket's subject unless one is given — what the ticket page's reply form and an
+    e-mail reply (its own subject, `source="email"`) do once a ticket is closed."""
     _require_visible(ticket, actor)
     if ticket.status != Status.CLOSED:
         raise TicketError(_("Solo se da seguimiento a un ticket cerrado de la misma franquicia."))
     agent = is_agent(actor)
     return create_ticket(
         actor=actor,
-        subject=ticket.subject,
+        subject=subject or ticket.subject,
         description=body,
         franchise=ticket.franchise if agent else None,
         requester=ticket.requester if agent else None,
+        source=source,
         attachments=attachments,
         follow_up_of=ticket,
     )
