@@ -81,9 +81,14 @@ def get_editable_article_or_404(user, slug: str) -> Article:
 
 
 def categories_with_counts(user) -> QuerySet[Category]:
-    """Categories with their number of published articles (what the category pages list)."""
+    """Categories with their number of published articles, a translated pair counted once (the
+    category page lists one article of each pair)."""
+    published = Q(articles__status=Article.Status.PUBLISHED)
     return (
-        Category.objects.annotate(article_count=Count("articles", filter=Q(articles__status=Article.Status.PUBLISHED)))
+        Category.objects.annotate(
+            article_count=Count("articles", filter=published & Q(articles__translation_group=None))
+            + Count("articles__translation_group", filter=published, distinct=True)
+        )
         .filter(article_count__gt=0)
         .order_by("position", "name")
     )

@@ -218,6 +218,14 @@ def test_lists_show_one_of_a_pair_in_the_readers_language_first(pair, agent, pay
     assert category_page.index(f"/kb/{mine.slug}/") < category_page.index(f"/kb/{lone.slug}/")
 
 
+@pytest.mark.parametrize(("language", "label"), [("es", "2 artículos"), ("en", "2 articles")])
+def test_a_category_counts_a_translated_pair_once(pair, agent, payments, franchisee, language, label):
+    services.create_article(actor=agent, title="Otro", body="x", category=payments, status="published")
+    services.create_article(actor=agent, title="Borrador", body="x", category=payments, status="draft")
+    page = reader(franchisee, language).get("/kb/").content.decode()
+    assert label in page  # the pair and the lone article; not the draft
+
+
 def test_import_links_a_translation_by_slug():
     services.import_article({"slug": "cierre", "title": "Cierre", "body": "x", "language": "es"})
     services.import_article(
