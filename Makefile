@@ -10,6 +10,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Unit-test processes (pytest-xdist): `make test-unit WORKERS=1` runs them in one process.
 WORKERS ?= auto
+# Bytecode caches on even where the environment turns them off (PYTHONDONTWRITEBYTECODE=1 on this
+# kind of machine): every pytest worker, Daphne and Celery process of the suite otherwise compiles
+# the project and pytest's rewritten test modules again (measured: `pytest --collect-only` 23 s of
+# CPU -> 12.4 s; `manage.py check` 2.8 s -> 2.4 s).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test lint check-django test-unit test-browser test-stack test-stress install a11y-tools messages screenshots bench stack clean
 
