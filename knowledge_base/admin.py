@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_permissions import ReadOnlyAdminMixin
@@ -64,10 +65,22 @@ class ArticleAdmin(admin.ModelAdmin):
     inlines = [RevisionInline]
     actions = ["publish", "archive"]
 
+    def get_queryset(self, request):
+        # the translation column in the same query as the list (one subquery per column, no N+1)
+        other = Article.objects.filter(translation_group=OuterRef("translation_group")).exclude(pk=OuterRef("pk"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                translation_title=Subquery(other.values("title")[:1]),
+                translation_language=Subquery(other.values("language")[:1]),
+            )
+        )
+
     @admin.display(description=_("Traducción"))
     def translation_link(self, obj: Article) -> str:
-        other = obj.translations().only("title", "language").first() if obj.translation_group else None
-        return f"{other.title} ({other.language})" if other else "—"
+        title = getattr(obj, "translation_title", None)
+        return f"{title} ({obj.translation_language})" if title else "—"
 
     def save_model(self, request, obj, form, change) -> None:
         fields = {name: form.cleaned_data[name] for name in SERVICE_FIELDS if name in form.cleaned_data}
@@ -118,11 +131,6 @@ class SynonymGroupAdmin(admin.ModelAdmin):
     list_filter = ("active", "source")
     search_fields = ("terms", "note")
     fields = ("terms", "active", "source", "note")
-
-    @admin.display(description=_("Traducción"))
-    def translation_link(self, obj: Article) -> str:
-        other = obj.translations().only("title", "language").first() if obj.translation_group else None
-        return f"{other.title} ({other.language})" if other else "—"
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)

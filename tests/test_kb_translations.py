@@ -160,6 +160,24 @@ def test_the_admin_links_a_translation(agent_client, agent, refund):
     assert refund.translation_group is not None
 
 
+def test_the_admin_list_shows_each_translation_in_constant_queries(agent_client, agent, pair):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def list_page() -> tuple[str, int]:
+        with CaptureQueriesContext(connection) as queries:
+            page = agent_client.get("/admin/knowledge_base/article/").content.decode()
+        return page, len(queries)
+
+    page, one_pair = list_page()
+    assert "Refunding a card payment (en)" in page and "Devolver un cobro con tarjeta (es)" in page
+    for n in range(3):
+        spanish = services.create_article(actor=agent, title=f"Artículo {n}", body="x")
+        services.create_article(actor=agent, title=f"Article {n}", body="x", language="en", translation=spanish)
+    page, four_pairs = list_page()
+    assert "Article 2 (en)" in page and four_pairs == one_pair
+
+
 @pytest.mark.parametrize(("language", "link"), [("es", "Also in English"), ("en", "También en español")])
 def test_the_article_page_links_its_translation_in_that_language(pair, franchisee, language, link):
     spanish, english = pair
