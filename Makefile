@@ -88,16 +88,17 @@ test: lint check-django test-unit test-browser test-stack
 
 # Flakiness check: the browser and stack stages RUNS times in a row with both cores busy
 # (stress-ng --cpu 2, stopped at the end); stops at the first failing run.
-# `make test-stress RUNS=5 STRESS_TESTS=tests/browser/test_notifications_bell.py`: one browser file.
+# `make test-stress RUNS=5 STRESS_TESTS=tests/browser/test_notifications_bell.py`: one browser file;
+# `make test-stress BROWSER_WORKERS=2`: the browser stage in two processes, as `make test-browser`.
 RUNS ?= 5
 STRESS_TESTS ?=
 test-stress: $(STAMP)
 	@command -v stress-ng >/dev/null || { echo "stress-ng is missing: apt-get install -y stress-ng"; exit 1; }
 	@stress-ng --cpu 2 --quiet & load=$$!; trap 'kill $$load' EXIT; \
 	for i in $$(seq $(RUNS)); do \
-	  echo "== run $$i of $(RUNS) (stress-ng --cpu 2)"; \
+	  echo "== run $$i of $(RUNS) (stress-ng --cpu 2) at $$(date -u +%T)"; \
 	  if [ -n "$(STRESS_TESTS)" ]; then $(VENV)/bin/pytest -m browser -p no:asyncio -q $(STRESS_TESTS) || exit 1; \
-	  else $(VENV)/bin/pytest -m browser -p no:asyncio -q && $(VENV)/bin/pytest -m stack -q || exit 1; fi; \
+	  else $(VENV)/bin/pytest -m browser -p no:asyncio -q -n $(BROWSER_WORKERS) && $(VENV)/bin/pytest -m stack -q || exit 1; fi; \
 	done
 
 messages: $(STAMP)
