@@ -42,7 +42,9 @@ def parse_front_matter(text: str) -> tuple[dict, str]:
 
 
 def read_articles(path: Path) -> list[dict]:
-    """Article records from a JSON file (a list) or every *.md file of a folder (sorted)."""
+    """Article records from a JSON file (a list) or every *.md file of a folder (sorted by name),
+    translations (`translation_of`) after the others: the article a translation names must exist
+    when it is imported, or the first import would not link them."""
     path = Path(path)
     if path.is_dir():
         records = []
@@ -51,10 +53,10 @@ def read_articles(path: Path) -> list[dict]:
                 raise ValueError(f"{file.name}: file too large")
             meta, body = parse_front_matter(file.read_text(encoding="utf-8"))
             records.append({"slug": meta.get("slug") or file.stem, **meta, "body": body})
-        return records
-    if not path.is_file():
+    elif not path.is_file():
         raise ValueError(f"{path}: no such file or folder")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-        raise ValueError(f"{path}: expected a JSON list of article objects")
-    return data
+    else:
+        records = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(records, list) or not all(isinstance(item, dict) for item in records):
+            raise ValueError(f"{path}: expected a JSON list of article objects")
+    return sorted(records, key=lambda record: bool(record.get("translation_of")))

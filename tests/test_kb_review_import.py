@@ -134,4 +134,6 @@ def test_demo_seed_is_idempotent_and_big_enough(franchisee, django_capture_on_co
     seed(password="x", stdout=StringIO())
     assert count == Article.objects.count() >= 30
     assert set(Article.objects.values_list("language", flat=True)) == {"es", "en"}
+    english = Article.objects.get(slug="card-terminal-paper-roll")  # a translated pair, linked both ways
+    assert [a.slug for a in english.translations()] == ["datafono-cambiar-rollo"]
     assert search_articles("contrasena", user=franchisee).hits

@@ -250,3 +250,14 @@ def test_import_links_a_translation_by_slug():
         {"slug": "closing", "title": "Closing", "body": "y", "language": "en", "translation_of": "cierre"}
     )
     assert [a.slug for a in Article.objects.get(slug="cierre").translations()] == ["closing"]
+
+
+def test_a_folder_import_links_a_translation_whose_file_sorts_first(tmp_path):
+    from knowledge_base.importing import read_articles
+
+    # "cierre-en.md" sorts before "cierre.md" ('-' < '.'): the original is imported first anyway
+    (tmp_path / "cierre-en.md").write_text("---\ntitle: Closing\nlanguage: en\ntranslation_of: cierre\n---\ny")
+    (tmp_path / "cierre.md").write_text("---\ntitle: Cierre\nlanguage: es\n---\nx")
+    for record in read_articles(tmp_path):
+        services.import_article(record)
+    assert [a.slug for a in Article.objects.get(slug="cierre").translations()] == ["cierre-en"]
