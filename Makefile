@@ -70,9 +70,9 @@ check-django: $(STAMP)
 test-unit: $(STAMP)
 	$(VENV)/bin/pytest -n $(WORKERS) --dist worksteal --durations=15
 
-# Browser tests in one process by default; `make test-browser BROWSER_WORKERS=2` runs them in two
-# (each test has its own live stack on free ports: 152 tests in 19 min at load 9, docs/CONVENTIONS.md).
-BROWSER_WORKERS ?= 0
+# Browser tests in two processes (pytest-xdist; each test has its own live stack on free ports):
+# five runs in a row passed under stress-ng --cpu 2 (docs/CONVENTIONS.md); BROWSER_WORKERS=0 for one.
+BROWSER_WORKERS ?= 2
 test-browser: $(STAMP) $(A11Y_STAMP)
 	$(VENV)/bin/pytest -m browser -p no:asyncio -n $(BROWSER_WORKERS) --durations=15
 
