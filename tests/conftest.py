@@ -295,6 +295,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.fixturenames.append("_end_leftover_sockets")
 
 
+LEFTOVER_GRACE = 1.0
+
+
 @pytest.fixture
 async def _end_leftover_sockets(monkeypatch):
     """An async test's sockets end inside its own event loop, and its channel layer with it.
@@ -321,14 +324,18 @@ async def _end_leftover_sockets(monkeypatch):
 
     monkeypatch.setattr(ApplicationCommunicator, "__init__", tracked_init)
     yield
+    # A consumer gets LEFTOVER_GRACE seconds to run its disconnect handler; then it is cancelled
+    # (asgiref's wait() does that on its timeout). Not longer: after a consumer closed itself, the
+    # cancellation of its pending channels-redis receive is not delivered until the consumer task
+    # itself is cancelled, so a longer grace was 5 s of nothing per such socket (6 tests, 52 s).
     for communicator in opened:
         if communicator.future.done():
             continue
         with contextlib.suppress(Exception):  # the test already passed or failed; this only ends it
             if isinstance(communicator, WebsocketCommunicator):
-                await communicator.disconnect(timeout=5)
+                await communicator.disconnect(timeout=LEFTOVER_GRACE)
             else:
-                await communicator.wait(timeout=5)
+                await communicator.wait(timeout=LEFTOVER_GRACE)
     channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
 
 
