@@ -285,13 +285,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sweep", action="store_true", help="cross-validated fusion weight sweep")
     parser.add_argument("--database-template", type=Path, help="a migrated SQLite file to copy (no migrations)")
     parser.add_argument("--embedding-cache", type=Path, help="folder of cached passage vectors (see above)")
-    parser.add_argument("--embedding-seed", type=Path, help=".npz of passage vectors copied into the cache where missing")
+    parser.add_argument("--embedding-seed", type=Path, help=".npz of vectors copied into the cache")
     parser.add_argument("--write-embedding-seed", type=Path, help="write the passage vectors this run used to an .npz")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kb-relevance-") as tmp:
         setup_django(Path(tmp), dense=args.dense, template=args.database_template)
         if args.embedding_cache and args.dense:
-            cache_passage_embeddings(args.embedding_cache, seed=args.embedding_seed, write_seed=args.write_embedding_seed)
+            seeds = {"seed": args.embedding_seed, "write_seed": args.write_embedding_seed}
+            cache_passage_embeddings(args.embedding_cache, **seeds)
         report = run(args)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return report
