@@ -69,3 +69,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # 0.3–0.5 s per user on a quiet core, several seconds on a loaded one. Tests of login throttling
 # and lockouts are unaffected by the hasher.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# WhiteNoise scans every static file through the finders when its middleware is built, i.e. for
+# every test Client (a fifth of the CPU of the in-process HTTP tests, py-spy): in autorefresh mode
+# it looks a file up when it is requested instead, as it does under `make run` (DEBUG).
+WHITENOISE_AUTOREFRESH = True
