@@ -293,6 +293,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if inspect.iscoroutinefunction(getattr(item, "function", None)):
             item.fixturenames.append("_end_leftover_sockets")
+    _slow_modules_first(items)
+
+
+def _slow_modules_first(items: list[pytest.Item]) -> None:
+    """Modules with a `slow` test run first (longest first, as a scheduler would have it): xdist
+    hands tests out in this order, and a 3-minute test collected last kept one worker busy alone
+    at the end of the run. A module moves whole, so its module-scoped fixtures are built once."""
+    slow = {item.module.__name__ for item in items if item.get_closest_marker("slow") and hasattr(item, "module")}
+    items.sort(key=lambda item: getattr(getattr(item, "module", None), "__name__", "") not in slow)
 
 
 LEFTOVER_GRACE = 1.0

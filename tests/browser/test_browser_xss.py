@@ -81,6 +81,7 @@ def _sessions(live, usernames: list[str]) -> dict[str, str]:
     return live.run_django(SESSIONS, usernames=usernames)
 
 
+@pytest.mark.slow
 def test_stored_vectors_are_inert_in_every_page(browser, live):
     corpus = live.run_django(BUILD)
     items = corpus["items"]

@@ -48,6 +48,7 @@ def pump_until(page, condition, timeout: float = 10.0) -> None:
         page.evaluate("1")
 
 
+@pytest.mark.slow
 def test_the_bell_updates_live_and_catches_up_after_a_dropped_socket(browser, redis_stack):
     context = new_context(browser, redis_stack)
     page = context.new_page()
