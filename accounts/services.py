@@ -18,12 +18,21 @@ SUPPORT_APPS = ("tickets", "knowledge_base", "chat", "notifications", "macros")
 
 
 def ensure_support_group() -> Group:
-    """The group that gives agents their admin permissions on the support apps."""
-    group, _ = Group.objects.get_or_create(name=SUPPORT_GROUP)
+    """The group that gives agents their admin permissions on the support apps.
+
+    Its permissions are set when it is made and after every `migrate` (a new model's permissions
+    exist only then: accounts.signals.sync_support_group_after_migrate), not on every agent save."""
+    group, created = Group.objects.get_or_create(name=SUPPORT_GROUP)
+    if created:
+        sync_support_group_permissions(group)
+    return group
+
+
+def sync_support_group_permissions(group: Group) -> None:
+    """The support apps' model permissions plus viewing the accounts app."""
     perms = Permission.objects.filter(content_type__app_label__in=SUPPORT_APPS)
     view_accounts = Permission.objects.filter(content_type__app_label="accounts", codename__startswith="view_")
     group.permissions.set(list(perms) + list(view_accounts))
-    return group
 
 
 @transaction.atomic

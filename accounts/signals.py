@@ -8,7 +8,7 @@ import ipaddress
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.contrib.sessions.models import Session
-from django.db.models.signals import post_delete, post_save, pre_save
+from django.db.models.signals import post_delete, post_migrate, post_save, pre_save
 from django.dispatch import receiver
 
 from accounts import socket_auth
@@ -84,3 +84,17 @@ def _ip(value: str | None) -> str | None:
         return str(ipaddress.ip_address(value or ""))
     except ValueError:
         return None
+
+
+@receiver(post_migrate, dispatch_uid="accounts-support-group-permissions")
+def sync_support_group_after_migrate(sender, using="default", **kwargs) -> None:
+    """A migration may add models (and so permissions) to the support apps: the agents' group
+    gets them (accounts.services.ensure_support_group sets them only when it makes the group)."""
+    from django.contrib.auth.models import Group
+
+    from accounts.services import SUPPORT_GROUP, sync_support_group_permissions
+
+    group = Group.objects.using(using).filter(name=SUPPORT_GROUP).first()
+    if group is not None:
+        sync_support_group_permissions(group)
+

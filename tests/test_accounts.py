@@ -61,6 +61,23 @@ def test_staff_cannot_belong_to_a_franchise(centro):
 def test_save_user_gives_agents_admin_access(agent, franchisee):
     assert agent.is_staff and agent.groups.filter(name="Soporte").exists()
     assert not franchisee.is_staff
+    assert agent.has_perm("tickets.change_ticket") and agent.has_perm("accounts.view_user")
+    assert not agent.has_perm("accounts.change_user") and not franchisee.has_perm("tickets.view_ticket")
+
+
+def test_the_support_group_gets_new_permissions_at_migrate(agent):
+    """A permission the group lacks (as after a migration adds a model) is given by `migrate`,
+    not by every agent save."""
+    from django.contrib.auth.models import Group, Permission
+    from django.core.management import call_command
+
+    group = Group.objects.get(name="Soporte")
+    added = Permission.objects.get(codename="view_ticket", content_type__app_label="tickets")
+    group.permissions.remove(added)
+    save_user(username="agent_new", role="agent")
+    assert not group.permissions.filter(pk=added.pk).exists()
+    call_command("migrate", verbosity=0)
+    assert group.permissions.filter(pk=added.pk).exists()
 
 
 @pytest.mark.parametrize(("username", "landing"), [("fran_centro", "/"), ("agent_a", "/agent/")])
