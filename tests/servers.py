@@ -18,6 +18,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests import forkserver
+
 ROOT = Path(__file__).resolve().parent.parent
 # How long a server may take to start: seconds on a quiet machine, more than 30 s was seen with
 # both cores busy (stress-ng --cpu 2 and other suites). The wait ends as soon as it answers.
@@ -70,7 +72,7 @@ def daphne(
         nofile = nofile if hard == resource.RLIM_INFINITY else min(nofile, hard)
         command = ["bash", "-c", f'ulimit -n {int(nofile)} && exec "$@"', "daphne", *command]
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    proc = forkserver.popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until_ready(port, path=ready_path, proc=proc)
         yield port, proc

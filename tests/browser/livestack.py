@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests import forkserver
 from tests.servers import START_TIMEOUT, daphne, free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -78,7 +79,7 @@ def base_env(**extra: str) -> dict[str, str]:
 
 
 def manage(env: dict[str, str], *args: str, timeout: float = 300) -> str:
-    out = subprocess.run(
+    out = forkserver.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=env,
@@ -100,7 +101,7 @@ def run_django(env: dict[str, str], code: str, **params) -> object:
         "params = json.loads(sys.stdin.read())\n"
         "result = None\n" + code + "\nprint('@@RESULT@@' + json.dumps(result, default=str))\n"
     )
-    out = subprocess.run(
+    out = forkserver.run(
         [sys.executable, "-c", program],
         cwd=ROOT,
         env=env,
@@ -285,7 +286,7 @@ class Process:
 
     def start(self, wait: bool = True) -> Process:
         log = self.log_path.open("ab")
-        self.popen = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.popen = forkserver.popen(self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         if wait and self.port:
             try:
