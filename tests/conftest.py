@@ -18,6 +18,7 @@ from django.test import Client
 
 from accounts.models import Franchise, User
 from accounts.services import save_franchise, save_user
+from tests import forkserver
 
 PASSWORD = "s3cret-Pass!"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -177,7 +178,7 @@ def _children() -> dict[int, str]:
             continue
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            if int(fields[1]) == os.getpid() and fields[0] != "Z" and int(entry.name) != forkserver.server_pid():
                 found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
     return found
 
@@ -243,6 +244,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if not _is_controller(config):
         _stop_leftover_processes(session)
         _report_leftover_ports(session)
+        forkserver.stop()
         if getattr(config, "workerinput", None) is not None:
             return  # a worker: the controller drops the template after all of them
     from django.db import connection
@@ -287,6 +289,25 @@ def _portal_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    forkserver.enable()  # Daphne, snippets and manage.py forked from preloaded libraries (tests/forkserver.py)
+    from django.db.models.signals import post_migrate
+
+    post_migrate.connect(_reseed_after_flush, dispatch_uid="tests-reseed-after-flush")
+
+
+def _reseed_after_flush(sender, **kwargs) -> None:
+    """A transactional test ends with a flush (every table emptied, then post_migrate): put back
+    the rows a data migration seeds, which later tests of the worker read (the synonym list);
+    the seed itself does nothing where rows exist."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    if sender.label == "knowledge_base":
+        import_module("knowledge_base.migrations.0003_synonym_group").seed(apps, None)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
