@@ -271,13 +271,13 @@ def _lexical(plan: QueryPlan, statuses: list[str], category: str | None, limit: 
 def _fused(
     lexical_hits: list, dense_hits: list[tuple[str, float]], *, limit: int, dense_only: bool, query: str
 ) -> list:
-    """Reciprocal rank fusion of both rankings (and the guarded click signal, clicks.py);
-    articles found only densely are read from the DB."""
+    """Fusion of both rankings (fusion.py: min-max scores or RRF) and the guarded click signal
+    (clicks.py); articles found only densely are read from the DB."""
     by_slug = {hit.slug: hit for hit in lexical_hits}
     if dense_only:
         ranked = [(slug, score) for slug, score in dense_hits if score >= fusion.DENSE_MIN_SCORE]
     else:
-        ranked = fusion.reciprocal_rank_fusion([hit.slug for hit in lexical_hits], dense_hits)
+        ranked = fusion.fuse([(hit.slug, float(hit.score or 0)) for hit in lexical_hits], dense_hits)
     if clicks.enabled():
         try:
             lift = clicks.lift_for(normalized_query(query))
