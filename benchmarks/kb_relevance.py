@@ -12,9 +12,10 @@ database, Whoosh index and vector table (in a temporary folder), then sends ever
 
 --demo-check also scores tests/data/kb_demo_check/queries.json (queries written by hand from the
 demo articles, the evaluation articles then being the distractors): a held-out-like estimate.
---sweep fuses the stored lexical and dense rankings under a grid of dense weights and similarity
-floors with knowledge_base.fusion (the function search uses) and reports 5-fold
-cross-validated scores: the weight is picked on four folds and scored on the fifth.
+--sweep fuses the stored lexical and dense rankings under a grid of fusion methods (min-max
+scores, RRF with k), dense weights and similarity floors with knowledge_base.fusion (the function
+search uses) and reports 5-fold cross-validated scores: the setting is picked on four folds and
+scored on the fifth (among all settings, and within each method).
 The baseline is a stock Haystack setup: Whoosh's English StemmingAnalyzer with `auto_query`.
 
 Two shortcuts for tests/test_kb_relevance.py (the scores do not change): --database-template
@@ -179,44 +180,45 @@ def evaluate(client, queries: list[dict], modes, *, with_misses: bool) -> dict:
 
 
 def sweep(queries: list[dict], user) -> dict:
-    """Cross-validated choice of the fusion weight and dense floor (see module docstring)."""
+    """Cross-validated choice of the fusion method, weight and dense floor (see module docstring)."""
     from knowledge_base import dense
-    from knowledge_base.fusion import reciprocal_rank_fusion
+    from knowledge_base.analysis import query_words
+    from knowledge_base.fusion import fuse
     from knowledge_base.search import search_articles, visible_statuses
 
-    lexical = [[h.slug for h in search_articles(q["q"], user=user, limit=20, with_facets=False, mode="lexical")]
-               for q in queries]  # fmt: skip
-    from knowledge_base.analysis import query_words
-
+    lexical = [[(h.slug, h.score) for h in search_articles(q["q"], user=user, limit=20, with_facets=False,
+                                                          mode="lexical")] for q in queries]  # fmt: skip
     dense_raw = [dense.search(" ".join(query_words(q["q"], limit=64)), statuses=visible_statuses(user), limit=20)
                  for q in queries]  # fmt: skip
 
-    def fused(indexes, weight, floor, k):
+    def fused(indexes, method, weight, floor, k):
         ranked = [
-            [slug for slug, _ in reciprocal_rank_fusion(lexical[i], dense_raw[i], dense_weight=weight,
-                                                        min_dense_score=floor, k=k)]
+            [slug for slug, _ in fuse(lexical[i], dense_raw[i], method_name=method, dense_weight=weight,
+                                      min_dense_score=floor, k=k)]
             for i in indexes
         ]  # fmt: skip
         return score(ranked, [queries[i] for i in indexes])
 
-    grid = [(w, f, k) for w in DENSE_WEIGHTS for f in FLOORS for k in RRF_KS]
+    grid = [("rrf", w, f, k) for w in DENSE_WEIGHTS for f in FLOORS for k in RRF_KS]
+    grid += [("minmax", w, f, None) for w in DENSE_WEIGHTS for f in FLOORS]
     every = list(range(len(queries)))
-    table = {f"w={w} floor={f} k={k}": fused(every, w, f, k) for w, f, k in grid}
+    table = {f"{m} w={w} floor={f}" + (f" k={k}" if k else ""): fused(every, m, w, f, k) for m, w, f, k in grid}
     folds = [every[k::5] for k in range(5)]
-    hits = rr = 0.0
-    chosen = []
-    for k, test in enumerate(folds):
-        train = [i for j, fold in enumerate(folds) if j != k for i in fold]
-        best = max(grid, key=lambda wf: (lambda s: s["recall@3"] + s["mrr@10"])(fused(train, *wf)))
-        chosen.append(best)
-        result = fused(test, *best)
-        hits += result["recall@3"] * len(test)
-        rr += result["mrr@10"] * len(test)
-    n = len(queries)
-    return {
-        "grid": table,
-        "cross_validated": {"recall@3": round(hits / n, 4), "mrr@10": round(rr / n, 4), "chosen_per_fold": chosen},
-    }
+    result = {"grid": table}
+    for name, candidates in (("cross_validated", grid), *((f"cross_validated_{m}", [g for g in grid if g[0] == m])
+                                                           for m in ("rrf", "minmax"))):  # fmt: skip
+        hits = rr = 0.0
+        chosen = []
+        for k, test in enumerate(folds):
+            train = [i for j, fold in enumerate(folds) if j != k for i in fold]
+            best = max(candidates, key=lambda g: (lambda s: s["recall@3"] + s["mrr@10"])(fused(train, *g)))
+            chosen.append(best)
+            scored = fused(test, *best)
+            hits += scored["recall@3"] * len(test)
+            rr += scored["mrr@10"] * len(test)
+        n = len(queries)
+        result[name] = {"recall@3": round(hits / n, 4), "mrr@10": round(rr / n, 4), "chosen_per_fold": chosen}
+    return result
 
 
 def baseline_scores(queries: list[dict]) -> dict:
@@ -258,7 +260,11 @@ def run(args) -> dict:
         "engine": settings.HAYSTACK_CONNECTIONS["default"]["ENGINE"],
         "path": "/kb/suggest/?limit=10",
         "articles": "evaluation set + demo articles (distractors)",
-        "fusion_weights": {"lexical": settings.KB_FUSION_LEXICAL_WEIGHT, "dense": settings.KB_FUSION_DENSE_WEIGHT},
+        "fusion": {
+            "method": settings.KB_FUSION_METHOD,
+            "lexical_weight": settings.KB_FUSION_LEXICAL_WEIGHT,
+            "dense_weight": settings.KB_FUSION_DENSE_WEIGHT,
+        },
         "public": evaluate(client, queries, modes, with_misses=args.misses),
     }
     report.update(report["public"][modes[-1]])  # top-level recall@3/mrr@10: the default (best) mode

@@ -319,6 +319,7 @@ HAYSTACK_SIGNAL_PROCESSOR = "haystack.signals.BaseSignalProcessor"
 KB_DENSE_SEARCH = env.bool("KB_DENSE_SEARCH", default=False)
 KB_SEARCH_MODE = env.str("KB_SEARCH_MODE", default="auto")  # auto | lexical | dense | hybrid
 KB_DENSE_THREADS = env.int("KB_DENSE_THREADS", default=1)
+KB_FUSION_METHOD = env.str("KB_FUSION_METHOD", default="minmax")  # minmax | rrf (knowledge_base/fusion.py)
 KB_FUSION_LEXICAL_WEIGHT = env.float("KB_FUSION_LEXICAL_WEIGHT", default=1.0)
 KB_FUSION_DENSE_WEIGHT = env.float("KB_FUSION_DENSE_WEIGHT", default=1.0)
 KB_CLICK_SIGNAL = env.bool("KB_CLICK_SIGNAL", default=True)  # guarded click-through signal (hybrid)

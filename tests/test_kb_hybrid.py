@@ -7,7 +7,7 @@ from django.test import override_settings
 
 from knowledge_base import dense, services, synonyms
 from knowledge_base.analysis import exact_forms
-from knowledge_base.fusion import reciprocal_rank_fusion
+from knowledge_base.fusion import fuse, min_max_fusion, reciprocal_rank_fusion
 from knowledge_base.models import Article, ArticleVector, SynonymGroup
 from knowledge_base.search import search_articles
 from knowledge_base.testing import temporary_search_index
@@ -104,6 +104,36 @@ def test_reciprocal_rank_fusion_rewards_agreement_and_respects_weights():
 def test_dense_hits_below_the_floor_are_ignored():
     fused = reciprocal_rank_fusion(["a"], [("z", 0.5), ("a", 0.9)], min_dense_score=0.78)
     assert [slug for slug, _ in fused] == ["a"]
+
+
+def test_min_max_fusion_keeps_a_clear_one_sided_winner_and_respects_weights():
+    lexical = [("a", 12.0), ("b", 5.0), ("c", 4.8), ("d", 1.0)]
+    dense_hits = [("e", 0.95), ("c", 0.84), ("b", 0.83), ("f", 0.80)]
+    fused = [slug for slug, _ in min_max_fusion(lexical, dense_hits)]
+    # "a" is far ahead lexically and "e" densely: each beats "b" and "c", mediocre on both sides
+    # (rank fusion puts "b" and "c" first).
+    assert fused[:2] == ["a", "e"]
+    assert [slug for slug, _ in reciprocal_rank_fusion([s for s, _ in lexical], dense_hits)][:2] == ["b", "c"]
+    assert set(fused) == {"a", "b", "c", "d", "e", "f"}
+    only_lexical = [slug for slug, _ in min_max_fusion(lexical, dense_hits, dense_weight=0.0)]
+    assert only_lexical[:4] == ["a", "b", "c", "d"]
+    assert min_max_fusion(lexical, dense_hits, dense_weight=10.0)[0][0] == "e"
+
+
+def test_min_max_fusion_scores_on_the_rrf_scale_and_honours_the_floor():
+    both_first = min_max_fusion([("a", 3.0), ("b", 1.0)], [("a", 0.9), ("b", 0.8)])
+    rrf_first = reciprocal_rank_fusion(["a", "b"], [("a", 0.9), ("b", 0.8)])
+    assert both_first[0] == rrf_first[0] == ("a", round(2000 / 61, 4))  # the click term keeps its size
+    assert [slug for slug, _ in min_max_fusion([("a", 2.0)], [("z", 0.5), ("a", 0.9)])] == ["a"]
+    assert min_max_fusion([], []) == []
+
+
+def test_fusion_method_comes_from_the_settings():
+    lexical = [("a", 12.0), ("b", 5.0), ("c", 4.8)]
+    dense_hits = [("e", 0.95), ("c", 0.84), ("b", 0.83)]
+    assert fuse(lexical, dense_hits)[0][0] == "a"  # min-max by default
+    with override_settings(KB_FUSION_METHOD="rrf"):
+        assert [slug for slug, _ in fuse(lexical, dense_hits)][:2] == ["b", "c"]
 
 
 # --- Dense vectors (real model) ------------------------------------------------------
