@@ -97,4 +97,3 @@ def sync_support_group_after_migrate(sender, using="default", **kwargs) -> None:
     group = Group.objects.using(using).filter(name=SUPPORT_GROUP).first()
     if group is not None:
         sync_support_group_permissions(group)
-
