@@ -318,9 +318,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _slow_modules_first(items: list[pytest.Item]) -> None:
-    """Modules with a `slow` test run first (longest first, as a scheduler would have it): xdist
-    hands tests out in this order, and a 3-minute test collected last kept one worker busy alone
-    at the end of the run. A module moves whole, so its module-scoped fixtures are built once."""
+    """Modules with a `slow` test run first (long jobs first, as a scheduler would have them):
+    xdist hands tests out in this order, and a 3-minute test collected last kept one worker busy
+    alone at the end of the run. A module moves whole, so its module-scoped fixtures are built once."""
     slow = {item.module.__name__ for item in items if item.get_closest_marker("slow") and hasattr(item, "module")}
     items.sort(key=lambda item: getattr(getattr(item, "module", None), "__name__", "") not in slow)
 

@@ -100,7 +100,7 @@ def forkable(args: list[str]) -> bool:
         return False
     if args[0] == DAPHNE:
         return True
-    return args[0] == sys.executable and len(args) >= 2 and not args[1].startswith("-X")
+    return args[0] == sys.executable and len(args) >= 2 and (args[1] in ("-c", "-m") or not args[1].startswith("-"))
 
 
 # --- the server -----------------------------------------------------------------------------
