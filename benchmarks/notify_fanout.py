@@ -99,6 +99,9 @@ def run(agents: int, runs: int) -> dict:
             if name not in existing
         ]
     )
+    # Active again: a run cut short leaves most of them inactive (create_cost below), and the
+    # next run would then notify a handful instead of `agents`.
+    User.objects.filter(username__startswith="fanout_agent_").update(is_active=True)
     team = list(User.objects.filter(username__startswith="fanout_agent_").order_by("pk")[:agents])
 
     def timed(action) -> float:
