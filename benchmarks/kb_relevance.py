@@ -31,7 +31,6 @@ kb_passage_vectors.npz: a clean machine embeds nothing unless a key changed), an
 from __future__ import annotations
 
 import argparse
-import atexit
 import hashlib
 import json
 import os
@@ -71,12 +70,22 @@ def setup_django(workdir: Path, *, dense: bool, template: Path | None = None) ->
     call_command("migrate", verbosity=0, interactive=False)  # nothing left to apply on a template
 
 
-def cache_passage_embeddings(folder: Path, *, seed: Path | None = None, write_seed: Path | None = None) -> None:
+def _save_vector(target: Path, vector) -> None:
+    """np.save, atomically: a concurrent reader sees all of the file or nothing."""
+    import numpy as np
+
+    partial = target.with_suffix(f".{os.getpid()}.tmp")
+    with partial.open("wb") as handle:
+        np.save(handle, vector)
+    partial.replace(target)
+
+
+def cache_passage_embeddings(folder: Path, *, seed: Path | None = None) -> set[Path]:
     """Wrap dense.embed_passages: one .npy per text in `folder`, keyed by model, engine, code and text.
 
     `seed`: an .npz of such vectors (key → vector) copied into `folder` where missing, so a clean
     machine does not embed what a committed file already holds; stale keys are never read.
-    `write_seed`: at exit, write the vectors this run used to that .npz (refreshes the seed)."""
+    Returns the set of vector files the run uses (filled as it goes: what --write-embedding-seed saves)."""
     from importlib.metadata import PackageNotFoundError, version
 
     import numpy as np
@@ -92,16 +101,10 @@ def cache_passage_embeddings(folder: Path, *, seed: Path | None = None, write_se
     if seed is not None and seed.exists():
         with np.load(seed) as stored:
             for key in stored.files:
-                target = folder / f"{key}.npy"
-                if not target.exists():
-                    partial = target.with_suffix(f".{os.getpid()}.tmp")
-                    with partial.open("wb") as handle:
-                        np.save(handle, stored[key])
-                    partial.replace(target)
+                if not (folder / f"{key}.npy").exists():
+                    _save_vector(folder / f"{key}.npy", stored[key])
     embed = dense.embed_passages
     used: set[Path] = set()
-    if write_seed is not None:
-        atexit.register(lambda: np.savez(write_seed, **{path.stem: np.load(path) for path in sorted(used)}))
 
     def path_of(text: str) -> Path:
         key = hashlib.sha256(f"{dense.MODEL_NAME}\n{engine}\n{code}\npassage\n{text}".encode()).hexdigest()
@@ -112,15 +115,13 @@ def cache_passage_embeddings(folder: Path, *, seed: Path | None = None, write_se
         missing = [text for text in texts if not path_of(text).exists()]
         if missing:
             for text, vector in zip(missing, embed(missing), strict=True):
-                partial = path_of(text).with_suffix(f".{os.getpid()}.tmp")
-                with partial.open("wb") as handle:
-                    np.save(handle, vector)
-                partial.replace(path_of(text))  # atomic: a concurrent reader sees all or nothing
+                _save_vector(path_of(text), vector)
         if not texts:
             return embed(texts)
         return np.vstack([np.load(path_of(text)) for text in texts]).astype(np.float32)
 
     dense.embed_passages = cached
+    return used
 
 
 def score(ranked: list[list[str]], queries: list[dict]) -> dict:
@@ -296,10 +297,14 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kb-relevance-") as tmp:
         setup_django(Path(tmp), dense=args.dense, template=args.database_template)
+        used: set[Path] = set()
         if args.embedding_cache and args.dense:
-            seeds = {"seed": args.embedding_seed, "write_seed": args.write_embedding_seed}
-            cache_passage_embeddings(args.embedding_cache, **seeds)
+            used = cache_passage_embeddings(args.embedding_cache, seed=args.embedding_seed)
         report = run(args)
+        if args.write_embedding_seed and used:
+            import numpy as np
+
+            np.savez(args.write_embedding_seed, **{path.stem: np.load(path) for path in sorted(used)})
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return report
 
