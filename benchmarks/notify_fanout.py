@@ -1,9 +1,11 @@
 """Notification fan-out and ticket creation as the support team grows (issue 13).
 
 What runs, in this process, on the Redis channel layer and the given database:
-- `notify_many()` to N agents (one bulk INSERT, one unread-count query after commit, one push per
-  recipient), timed from the call to the end of the after-commit delivery, side by side with the
-  per-recipient path it replaced (N × `notify()`, each its own preference query, INSERT and count);
+- `notify_many()` to N agents (one bulk INSERT, one unread-count query after commit, the pushes in
+  one batch: notifications.push), timed from the call to the end of the after-commit delivery, side
+  by side (alternating) with the same call pushing through channels-redis's own group_send per
+  recipient, and with the per-recipient path it replaced (N × `notify()`, each its own preference
+  query, INSERT and count);
 - `create_ticket()` by a franchisee with auto-assignment off (every agent is told), with 5 agents and
   with N agents: wall time and query count (the commit's deliveries included);
 - the least-loaded auto-assignment query with the ticket tables as they are.
@@ -42,6 +44,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 runs instead of 7")
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument(
+        "--no-sockets",
+        action="store_true",
+        help="no agent is connected (by default each agent has a socket in one of two Daphne processes)",
+    )
     args = parser.parse_args()
     runs = args.runs or (3 if args.quick else 7)
 
@@ -60,28 +67,32 @@ def main() -> None:
             "LOG_LEVEL": "WARNING",
             "DJANGO_SETTINGS_MODULE": "support_portal.settings",
             "TICKETS_AUTO_ASSIGN": "off",
+            "TICKET_CREATE_RATE": "1000000/600",  # measured here: the cost, not the per-user limit
         }
     )
     try:
-        print(json.dumps(run(args.agents, runs), indent=2))
+        print(json.dumps(run(args.agents, runs, sockets=not args.no_sockets), indent=2))
     finally:
         for child in children:
             child.terminate()
             child.wait(timeout=10)
 
 
-def run(agents: int, runs: int) -> dict:
+def run(agents: int, runs: int, *, sockets: bool) -> dict:
     import django
 
     django.setup()
+    import redis
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
     from django.core.management import call_command
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
     from accounts.models import Franchise, User
-    from notifications import kinds
+    from notifications import kinds, push
     from notifications.models import Notification
-    from notifications.services import notify, notify_many
+    from notifications.services import notify, notify_many, user_group
     from tickets import assignment, services
     from tickets.models import Category, Ticket
 
@@ -104,7 +115,22 @@ def run(agents: int, runs: int) -> dict:
     User.objects.filter(username__startswith="fanout_agent_").update(is_active=True)
     team = list(User.objects.filter(username__startswith="fanout_agent_").order_by("pk")[:agents])
 
+    # Each agent "connected": a member of their group, as a socket in one of two Daphne processes
+    # (channels-redis keeps one Redis key per process). The pushes land there and nobody reads
+    # them, so the keys are emptied before each timed call (capacity would otherwise drop them).
+    layer = get_channel_layer()
+    process_keys = [f"{layer.prefix}specific.benchfanout{n}!" for n in range(2)]
+    if sockets:
+
+        async def join() -> None:
+            for member in team:
+                await layer.group_add(user_group(member.pk), f"specific.benchfanout{member.pk % 2}!{member.pk}")
+
+        async_to_sync(join)()
+    redis_client = redis.Redis.from_url(os.environ["REDIS_URL"])
+
     def timed(action) -> float:
+        redis_client.delete(*process_keys)
         began = time.perf_counter()
         with transaction.atomic():
             action()
@@ -117,8 +143,21 @@ def run(agents: int, runs: int) -> dict:
         for member in team:
             notify(recipient=member, kind=kinds.TICKET_NEW, title="Nuevo ticket T-0", body="bench")
 
+    def timed_unbatched_push() -> float:
+        """timed(bulk) with channels-redis's own group_send per recipient (the push before the
+        batch); patched around the whole transaction, since the push runs on its commit."""
+        batch_path = push._has_batch_path
+        push._has_batch_path = lambda layer: False
+        try:
+            return timed(bulk)
+        finally:
+            push._has_batch_path = batch_path
+
     timed(bulk)  # warm caches and connections
-    bulk_s = [timed(bulk) for _ in range(runs)]
+    bulk_s, unbatched_s = [], []
+    for _ in range(runs):  # alternating, so both see the same moments of a shared machine
+        bulk_s.append(timed(bulk))
+        unbatched_s.append(timed_unbatched_push())
     single_s = [timed(one_by_one) for _ in range(runs)]
 
     def create_cost(size: int) -> dict:
@@ -126,6 +165,7 @@ def run(agents: int, runs: int) -> dict:
         User.objects.filter(pk__in=[m.pk for m in team[:size]]).update(is_active=True)
         seconds, queries = [], []
         for i in range(runs + 1):
+            connection.queries_log.clear()  # under DEBUG the log keeps 9,000: a full one counts 0
             with CaptureQueriesContext(connection) as ctx:
                 began = time.perf_counter()
                 services.create_ticket(actor=franchisee, subject=f"La TPV no imprime {i}", description="Bench.")
@@ -153,7 +193,9 @@ def run(agents: int, runs: int) -> dict:
         "runs": runs,
         "database": connection.vendor,
         "tickets_in_database": Ticket.objects.count(),
+        "agents_connected": sockets,
         "notify_bulk_p50_ms": bulk_ms,
+        "notify_bulk_unbatched_push_p50_ms": _median_ms(unbatched_s),
         "notify_one_by_one_p50_ms": single_ms,
         "speedup": round(single_ms / bulk_ms, 1) if bulk_ms else None,
         "create_ticket_few_agents": small,
@@ -165,6 +207,14 @@ def run(agents: int, runs: int) -> dict:
         },
     }
     Notification.objects.filter(body="bench").delete()
+    if sockets:
+
+        async def leave() -> None:
+            for member in team:
+                await layer.group_discard(user_group(member.pk), f"specific.benchfanout{member.pk % 2}!{member.pk}")
+
+        async_to_sync(leave)()
+    redis_client.delete(*process_keys)
     return result
 
 
