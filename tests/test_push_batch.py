@@ -8,6 +8,7 @@ expiry honoured, a Daphne process's several sockets served from its one key.
 import asyncio
 import logging
 import time
+import uuid
 
 import pytest
 from channels_redis.core import RedisChannelLayer
@@ -20,7 +21,9 @@ pytestmark = pytest.mark.redis
 
 @pytest.fixture
 async def layer():
-    layer = RedisChannelLayer(hosts=[require_env("REDIS_URL")], capacity=3, expiry=30, group_expiry=60)
+    layer = RedisChannelLayer(
+        hosts=[require_env("REDIS_URL")], prefix=f"batch{uuid.uuid4().hex}", capacity=3, expiry=30, group_expiry=60
+    )  # a prefix of its own: flush() below deletes only this test's keys
     yield layer
     sender = _sender_loop()  # the batch ran there: close its connections on their own loop
     if sender in layer._layers:
