@@ -36,6 +36,7 @@ from chat.frames import (
     typing_frame,
 )
 from chat.layer_guard import LayerGuard, unreachable
+from notifications.push import group_send_async
 from support_portal.stored_text import language_of
 
 logger = logging.getLogger(__name__)
@@ -180,7 +181,8 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
         )
         if created:  # committed: now everyone on the conversation, this socket included
             try:
-                await self.channel_layer.group_send(self.group, {"type": "push.frame", "frame": message_frame(message)})
+                event = {"type": "push.frame", "frame": message_frame(message)}
+                await group_send_async(self.channel_layer, self.group, event)
             except Exception as error:  # the layer is down: the message is stored; others get it on resume
                 if not unreachable(error):
                     logger.exception("broadcast of chat message %s failed", message.pk)
@@ -198,7 +200,7 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
         if stored.created:
             event = {"type": "push.frame", "text": stored.text, "id": stored.frame["id"], "t": time.time()}
             try:
-                await self.channel_layer.group_send(self.group, event)
+                await group_send_async(self.channel_layer, self.group, event)
             except Exception as error:  # the layer is down: the message is stored; others get it on resume
                 if not unreachable(error):
                     logger.exception("broadcast of chat message %s failed", stored.frame["id"])
@@ -232,7 +234,8 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
             return
         self.last_typing = now
         try:
-            await self.channel_layer.group_send(
+            await group_send_async(
+                self.channel_layer,
                 self.group,
                 {"type": "push.frame", "frame": typing_frame(self.user), "exclude": self.channel_name},
             )
