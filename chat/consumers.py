@@ -36,7 +36,6 @@ from chat.frames import (
     typing_frame,
 )
 from chat.layer_guard import LayerGuard, unreachable
-from notifications.push import group_send_async
 from support_portal.stored_text import language_of
 
 logger = logging.getLogger(__name__)
@@ -181,8 +180,7 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
         )
         if created:  # committed: now everyone on the conversation, this socket included
             try:
-                event = {"type": "push.frame", "frame": message_frame(message)}
-                await group_send_async(self.channel_layer, self.group, event)
+                await self.channel_layer.group_send(self.group, {"type": "push.frame", "frame": message_frame(message)})
             except Exception as error:  # the layer is down: the message is stored; others get it on resume
                 if not unreachable(error):
                     logger.exception("broadcast of chat message %s failed", message.pk)
@@ -200,7 +198,7 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
         if stored.created:
             event = {"type": "push.frame", "text": stored.text, "id": stored.frame["id"], "t": time.time()}
             try:
-                await group_send_async(self.channel_layer, self.group, event)
+                await self.channel_layer.group_send(self.group, event)
             except Exception as error:  # the layer is down: the message is stored; others get it on resume
                 if not unreachable(error):
                     logger.exception("broadcast of chat message %s failed", stored.frame["id"])
@@ -234,8 +232,7 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
             return
         self.last_typing = now
         try:
-            await group_send_async(
-                self.channel_layer,
+            await self.channel_layer.group_send(
                 self.group,
                 {"type": "push.frame", "frame": typing_frame(self.user), "exclude": self.channel_name},
             )

@@ -234,7 +234,8 @@ if REDIS_URL and env.str("CHANNEL_LAYER", default="redis") == "redis-pubsub":
 elif REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis's layer with fewer round trips per message (support_portal/channel_layer.py)
+            "BACKEND": "support_portal.channel_layer.PortalRedisChannelLayer",
             # socket_timeout above channels-redis' 5 s blocking receive: redis-py 8 defaults to 5 s
             # too, and a socket idle for 5 s then dies with 1011 (django/channels_redis#422).
             "CONFIG": {

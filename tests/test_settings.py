@@ -59,7 +59,7 @@ def test_scale_out_values():
         EMAIL_URL="smtp+tls://user:pw@mail:587",
     )
     assert s["db"] == "django.db.backends.postgresql"
-    assert s["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert s["layer"] == "support_portal.channel_layer.PortalRedisChannelLayer"
     assert s["eager"] is False and s["broker"] == "redis://redis:6379/0"
     assert "Elasticsearch" in s["search"]
     assert s["email"] == "django.core.mail.backends.smtp.EmailBackend"
@@ -97,4 +97,4 @@ def test_running_settings_use_the_services_when_set():
     require_env("DATABASE_URL")
     require_env("REDIS_URL")
     assert connection.vendor == "postgresql"
-    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "support_portal.channel_layer.PortalRedisChannelLayer"

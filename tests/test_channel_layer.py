@@ -1,8 +1,10 @@
-"""The batched push (notifications.push.group_send_many) on the real Redis channel layer.
+"""The portal's Redis channel layer (support_portal.channel_layer) on a real Redis.
 
-Receivers are channels-redis's own `receive`, so a stored message that differed from what
-`layer.group_send` stores would fail here: the same frames, the same channels, capacity and group
-expiry honoured, a Daphne process's several sockets served from its one key.
+Sends in batches (notifications.push.group_send_many), receives prefetched batches of a process's
+channels, and stores what channels-redis stores: upstream's RedisChannelLayer receives what this
+one sends and the other way round (a rolling deploy mixes them), with capacity, group expiry and
+order kept, a Daphne process's several sockets served from its one key, and nothing lost when the
+reply of a pop never arrives.
 """
 
 import asyncio
@@ -13,17 +15,22 @@ import uuid
 import pytest
 from channels_redis.core import RedisChannelLayer
 
-from notifications.push import _has_batch_path, _sender_loop, group_send_many
+from notifications.push import _sender_loop, group_send_many
+from support_portal.channel_layer import _POP_LUA, PortalRedisChannelLayer
 from tests.conftest import require_env
 
 pytestmark = pytest.mark.redis
 
 
+def make_layer(cls=PortalRedisChannelLayer, prefix: str = "", capacity: int = 3):
+    """A layer with a key prefix of its own: flush() deletes only this test's keys."""
+    prefix = prefix or f"t{uuid.uuid4().hex}"
+    return cls(hosts=[require_env("REDIS_URL")], prefix=prefix, capacity=capacity, group_expiry=60)
+
+
 @pytest.fixture
-async def layer():
-    layer = RedisChannelLayer(
-        hosts=[require_env("REDIS_URL")], prefix=f"batch{uuid.uuid4().hex}", capacity=3, expiry=30, group_expiry=60
-    )  # a prefix of its own: flush() below deletes only this test's keys
+async def layer(request):
+    layer = make_layer(capacity=getattr(request, "param", 3))
     yield layer
     sender = _sender_loop()  # the batch ran there: close its connections on their own loop
     if sender in layer._layers:
@@ -45,7 +52,6 @@ async def nothing_waiting(layer, channel: str) -> bool:
 
 
 async def test_every_group_gets_its_own_frame_as_group_send_would_deliver_it(layer):
-    assert _has_batch_path(layer)
     process_a = await layer.new_channel()  # two sockets of one Daphne process share a key
     process_b = f"{process_a.split('!')[0]}!second"
     other_process = await layer.new_channel(prefix="other")
@@ -90,7 +96,7 @@ async def test_a_full_channel_drops_the_excess_and_says_so(layer, caplog):
     await layer.group_add("user.9", channel)
     sends = [("user.9", {"type": "push.frame", "n": n}) for n in range(5)]  # capacity is 3
 
-    with caplog.at_level(logging.INFO, logger="notifications.push"):
+    with caplog.at_level(logging.INFO, logger="support_portal.channel_layer"):
         await asyncio.to_thread(group_send_many, layer, sends)
 
     assert [(await receive(layer, channel))["n"] for _ in range(3)] == [0, 1, 2]
@@ -112,7 +118,7 @@ async def test_a_member_past_the_group_expiry_is_not_sent_to(layer):
 
 
 async def test_a_batch_larger_than_one_script_call(layer, monkeypatch):
-    monkeypatch.setattr("notifications.push.BATCH_CHUNK", 7)
+    monkeypatch.setattr("support_portal.channel_layer.SEND_CHUNK", 7)
     channels = [await layer.new_channel(prefix=f"process{n}") for n in range(20)]  # 20 keys
     for n, channel in enumerate(channels):
         await layer.group_add(f"user.{n}", channel)
@@ -120,3 +126,54 @@ async def test_a_batch_larger_than_one_script_call(layer, monkeypatch):
     await asyncio.to_thread(group_send_many, layer, [(f"user.{n}", {"type": "push.frame", "n": n}) for n in range(20)])
 
     assert [(await receive(layer, channel))["n"] for channel in channels] == list(range(20))
+
+
+async def test_upstream_layer_and_this_one_exchange_messages(layer):
+    upstream = make_layer(RedisChannelLayer, prefix=layer.prefix)
+    try:
+        ours, theirs = await layer.new_channel(), await upstream.new_channel()
+        await layer.group_add("room", ours)
+        await layer.group_add("room", theirs)
+        await upstream.group_send("room", {"type": "chat.message", "from": "upstream"})
+        await layer.group_send("room", {"type": "chat.message", "from": "portal"})
+        assert [(await receive(layer, ours))["from"] for _ in range(2)] == ["upstream", "portal"]
+        assert [(await receive(upstream, theirs))["from"] for _ in range(2)] == ["upstream", "portal"]
+    finally:
+        await upstream.close_pools()
+
+
+@pytest.mark.parametrize("layer", [100], indirect=True)  # capacity: ten messages in one process key
+async def test_waiting_messages_arrive_in_order_from_prefetched_batches(layer, monkeypatch):
+    monkeypatch.setattr("support_portal.channel_layer.PREFETCH", 4)
+    first, second = await layer.new_channel(), f"{(await layer.new_channel()).split('!')[0]}!other"
+    for n in range(10):
+        await layer.send(first if n % 3 else second, {"type": "m", "n": n})
+    got = [(await receive(layer, first))["n"] for _ in range(6)]
+    assert got == [1, 2, 4, 5, 7, 8]
+    assert [(await receive(layer, second))["n"] for _ in range(4)] == [0, 3, 6, 9]
+    assert await nothing_waiting(layer, first)
+
+
+async def test_a_pop_whose_reply_was_lost_loses_nothing(layer):
+    channel = await layer.new_channel()
+    for n in range(3):
+        await layer.send(channel, {"type": "m", "n": n})
+    key = layer.prefix + layer.non_local_name(channel)
+    # What a cancelled (or retried) receive leaves: the pop ran in Redis, its reply never read.
+    lost = await layer._script(_POP_LUA, 0)(keys=[key, f"{key}$inflight0", f"{key}$inflight1"], args=[64, 30])
+    assert len(lost) == 6  # three messages and their scores, now only in the backup
+    await layer.send(channel, {"type": "m", "n": 3})
+
+    assert [(await receive(layer, channel))["n"] for _ in range(4)] == [0, 1, 2, 3]
+    assert await nothing_waiting(layer, channel)
+    connection = layer.connection(0)
+    assert await connection.exists(f"{key}$inflight0", f"{key}$inflight1") <= 1  # the last read batch only
+
+
+async def test_a_shared_channel_keeps_upstreams_receive(layer):
+    await layer.send("worker-queue", {"type": "job", "n": 1})
+    await layer.send("worker-queue", {"type": "job", "n": 2})
+    assert (await receive(layer, "worker-queue"))["n"] == 1
+    key = layer.prefix + "worker-queue"
+    assert await layer.connection(0).zcard(key) == 1  # the second is still there for another worker
+    assert (await receive(layer, "worker-queue"))["n"] == 2
