@@ -9,17 +9,17 @@ and group expiry), so processes running either class exchange messages. What cha
   Redis host for any number of groups, where upstream takes four and uploads its script for each
   group. A notification to 500 agents: 22 ms instead of 177 ms of pushing (docs/PERFORMANCE.md).
 - **receive** of a process's channels (`specific.<process>!…`, the sockets of this Daphne): one
-  script call pops up to `PREFETCH` waiting messages at once, and a blocking BZPOPMIN only when
-  none is waiting — upstream takes four round trips per message (its backup-queue script, uploaded
-  each time, BZPOPMIN, a backup ZADD and a cleaning ZPOPMIN). Popped messages stay in a backup
-  key until the reply that carried them has been read, so a receive cancelled (or retried after a
-  connection error) while waiting for that reply loses nothing: the next call puts them back
-  first. Normal (shared) channels keep upstream's receive: a worker must not take messages another
-  worker could serve.
+  BZMPOP waits for the first message and takes up to `PREFETCH` waiting ones with it — upstream
+  takes four round trips per message (its backup-queue script, uploaded each time, BZPOPMIN, a
+  backup ZADD and a cleaning ZPOPMIN). The pop runs in a task of its own, shielded from the
+  cancellation of the socket whose receive started it, so a reply Redis has sent is always read
+  and handed over (upstream's backup queue exists for that window). Normal (shared) channels keep
+  upstream's receive: a worker must not take messages another worker could serve.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import time
@@ -53,38 +53,18 @@ end
 return over_capacity
 """
 
-# KEYS: the channel key; the backup key of this pop; the backup key of the last pop whose reply
-# was read. ARGV: how many to pop, the backups' TTL. Every message of the last read pop has been
-# handed over (a pop runs only when the previous batch is used up): drop them. Messages in this
-# pop's backup come from an attempt whose reply was lost (cancelled, or retried by redis-py after
-# a connection error): put them back first, with their scores, so they keep their place.
-_POP_LUA = """
-redis.call('DEL', KEYS[3])
-local lost = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
-for i = 1, #lost, 2 do
-    redis.call('ZADD', KEYS[1], lost[i + 1], lost[i])
-end
-redis.call('DEL', KEYS[2])
-local popped = redis.call('ZPOPMIN', KEYS[1], tonumber(ARGV[1]))
-for i = 1, #popped, 2 do
-    redis.call('ZADD', KEYS[2], popped[i + 1], popped[i])
-end
-if #popped > 0 then
-    redis.call('EXPIRE', KEYS[2], ARGV[2])
-end
-return popped
-"""
-
 
 class PortalRedisChannelLayer(RedisChannelLayer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._scripts: dict[tuple[str, int], object] = {}
         self._prefetched: dict[str, collections.deque[bytes]] = {}
-        self._pops: dict[str, int] = collections.defaultdict(int)  # pops read, per channel key
+        self._pops: dict[str, asyncio.Future] = {}  # the BZMPOP in flight, per channel key
 
     async def flush(self) -> None:
         self._prefetched.clear()
+        for pop in self._pops.values():
+            pop.cancel()
         self._pops.clear()
         await super().flush()
 
@@ -144,7 +124,7 @@ class PortalRedisChannelLayer(RedisChannelLayer):
         assert channel.endswith("!")
         channel_key = self.prefix + channel
         waiting = self._prefetched.get(channel_key)
-        if not waiting:
+        while not waiting:
             waiting = self._prefetched[channel_key] = collections.deque(await self._pop(channel, channel_key))
         message = self.deserialize(waiting.popleft())
         if "__asgi_channel__" in message:
@@ -152,19 +132,38 @@ class PortalRedisChannelLayer(RedisChannelLayer):
         return channel, message
 
     async def _pop(self, channel: str, channel_key: str) -> list[bytes]:
-        """Up to PREFETCH waiting messages in one call; else wait for one (BZPOPMIN)."""
-        index = self.consistent_hash(channel)
-        pops = self._pops[channel_key]
-        backups = [f"{channel_key}$inflight{(pops + n) % 2}" for n in (0, 1)]  # this pop's, the last read
-        popped = await self._script(_POP_LUA, index)(keys=[channel_key, *backups], args=[PREFETCH, int(self.expiry)])
-        self._pops[channel_key] = pops + 1  # read: the next pop drops this backup
-        if popped:
-            return popped[0::2]
-        connection = self.connection(index)
-        while True:  # nothing is popped until BZPOPMIN returns it, and then it is handed over at once
-            result = await connection.bzpopmin(channel_key, timeout=self.brpop_timeout)
-            if result is not None:
-                return [result[1]]
+        """Up to PREFETCH messages, waiting for the first (BZMPOP), in a task of its own.
+
+        The receive that runs this is some socket's; when that socket closes, its receive is
+        cancelled. The pop is shielded from that: it goes on, and the next receive takes its
+        result — a reply already sent by Redis is never dropped with a cancelled read.
+        """
+        pop = self._pops.get(channel_key)
+        if pop is None:
+            pop = self._pops[channel_key] = asyncio.ensure_future(self._bzmpop(channel, channel_key))
+        try:
+            popped = await asyncio.shield(pop)
+        except asyncio.CancelledError:
+            if pop.cancelled():
+                self._pops.pop(channel_key, None)
+            raise
+        except BaseException:
+            self._pops.pop(channel_key, None)  # the next receive tries again (and raises, if down)
+            raise
+        self._pops.pop(channel_key, None)
+        return popped
+
+    async def _bzmpop(self, channel: str, channel_key: str) -> list[bytes]:
+        """Wait for messages; give up (empty) after a quiet wait with no receiver left."""
+        connection = self.connection(self.consistent_hash(channel))
+        while True:
+            result = await connection.bzmpop(self.brpop_timeout, 1, [channel_key], min=True, count=PREFETCH)
+            if result:
+                return [member for member, _score in result[1]]
+            if not self.receive_count:  # every socket of the process is gone: stop waiting
+                if self._pops.get(channel_key) is asyncio.current_task():
+                    del self._pops[channel_key]
+                return []
 
     def _script(self, source: str, index: int):
         """`source` registered on host `index`'s client of this event loop (EVALSHA)."""
