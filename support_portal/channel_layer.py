@@ -25,6 +25,7 @@ import logging
 import time
 
 from channels_redis.core import RedisChannelLayer
+from redis.exceptions import ResponseError
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class PortalRedisChannelLayer(RedisChannelLayer):
         self._scripts: dict[tuple[str, int], object] = {}
         self._prefetched: dict[str, collections.deque[bytes]] = {}
         self._pops: dict[str, asyncio.Future] = {}  # the BZMPOP in flight, per channel key
+        self._has_bzmpop = True  # Redis 7.0+
 
     async def flush(self) -> None:
         self._prefetched.clear()
@@ -157,9 +159,21 @@ class PortalRedisChannelLayer(RedisChannelLayer):
         """Wait for messages; give up (empty) after a quiet wait with no receiver left."""
         connection = self.connection(self.consistent_hash(channel))
         while True:
-            result = await connection.bzmpop(self.brpop_timeout, 1, [channel_key], min=True, count=PREFETCH)
-            if result:
-                return [member for member, _score in result[1]]
+            if self._has_bzmpop:
+                try:
+                    result = await connection.bzmpop(self.brpop_timeout, 1, [channel_key], min=True, count=PREFETCH)
+                except ResponseError as error:  # Redis before 7.0: one message per round trip
+                    if "unknown command" not in str(error).lower():
+                        raise
+                    logger.warning("Redis has no BZMPOP (before 7.0): receiving one message per round trip")
+                    self._has_bzmpop = False
+                    continue
+                if result:
+                    return [member for member, _score in result[1]]
+            else:
+                result = await connection.bzpopmin(channel_key, timeout=self.brpop_timeout)
+                if result:
+                    return [result[1]]
             if not self.receive_count:  # every socket of the process is gone: stop waiting
                 if self._pops.get(channel_key) is asyncio.current_task():
                     del self._pops[channel_key]

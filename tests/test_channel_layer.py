@@ -15,6 +15,7 @@ import uuid
 
 import pytest
 from channels_redis.core import RedisChannelLayer
+from redis.exceptions import ResponseError
 
 from notifications.push import _sender_loop, group_send_many
 from support_portal.channel_layer import PortalRedisChannelLayer
@@ -188,3 +189,14 @@ async def test_a_shared_channel_keeps_upstreams_receive(layer):
     key = layer.prefix + "worker-queue"
     assert await layer.connection(0).zcard(key) == 1  # the second is still there for another worker
     assert (await receive(layer, "worker-queue"))["n"] == 2
+
+
+async def test_a_redis_without_bzmpop_still_delivers(layer, monkeypatch):
+    async def unknown(*args, **kwargs):
+        raise ResponseError("unknown command 'BZMPOP', with args beginning with: ")
+
+    monkeypatch.setattr(layer.connection(0), "bzmpop", unknown)
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "m", "n": 1})
+    await layer.send(channel, {"type": "m", "n": 2})
+    assert [(await receive(layer, channel))["n"] for _ in range(2)] == [1, 2]
