@@ -2,7 +2,7 @@
 
 What runs, in this process, on the Redis channel layer and the given database:
 - `notify_many()` to N agents (one bulk INSERT, one unread-count query after commit, the pushes in
-  one batch: notifications.push), timed from the call to the end of the after-commit delivery, side
+  one batch: support_portal.channel_layer), timed from the call to the end of the after-commit delivery, side
   by side (alternating) with the same call pushing through channels-redis's own group_send per
   recipient, and with the per-recipient path it replaced (N × `notify()`, each its own preference
   query, INSERT and count);
@@ -20,6 +20,7 @@ Prints one JSON object (milliseconds).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import statistics
@@ -90,7 +91,7 @@ def run(agents: int, runs: int, *, sockets: bool) -> dict:
     from django.test.utils import CaptureQueriesContext
 
     from accounts.models import Franchise, User
-    from notifications import kinds, push
+    from notifications import kinds
     from notifications.models import Notification
     from notifications.services import notify, notify_many, user_group
     from tickets import assignment, services
@@ -144,14 +145,25 @@ def run(agents: int, runs: int, *, sockets: bool) -> dict:
             notify(recipient=member, kind=kinds.TICKET_NEW, title="Nuevo ticket T-0", body="bench")
 
     def timed_unbatched_push() -> float:
-        """timed(bulk) with channels-redis's own group_send per recipient (the push before the
-        batch); patched around the whole transaction, since the push runs on its commit."""
-        batch_path = push._has_batch_path
-        push._has_batch_path = lambda layer: False
+        """timed(bulk) with channels-redis's own group_send per recipient, 16 at a time (the push
+        before support_portal.channel_layer); patched around the whole transaction, since the
+        push runs on its commit."""
+        from channels_redis.core import RedisChannelLayer
+
+        async def upstream_group_sends(sends: list) -> None:
+            gate = asyncio.Semaphore(16)
+
+            async def one(group: str, message: dict) -> None:
+                async with gate:
+                    await RedisChannelLayer.group_send(layer, group, message)
+
+            await asyncio.gather(*(one(group, message) for group, message in sends))
+
+        layer.group_send_many = upstream_group_sends  # shadows the batched method on this instance
         try:
             return timed(bulk)
         finally:
-            push._has_batch_path = batch_path
+            del layer.group_send_many
 
     timed(bulk)  # warm caches and connections
     bulk_s, unbatched_s = [], []
