@@ -344,7 +344,7 @@ def test_health_through_nginx_reaches_both_daphne_processes(stack: RunningStack)
             served.add(stack.daphne_name(resp.headers["X-Served-By"]))
         assert body["status"] == "ok", body
         assert body["checks"]["database"]["detail"] == "postgresql"
-        expected_layer = {"redis": "RedisChannelLayer", "redis-pubsub": "RedisPubSubChannelLayer"}
+        expected_layer = {"redis": "PortalRedisChannelLayer", "redis-pubsub": "RedisPubSubChannelLayer"}
         assert body["checks"]["channel_layer"]["detail"] == expected_layer[stack.config.env["CHANNEL_LAYER"]]
         assert body["checks"]["broker"]["ok"] and body["checks"]["broker"]["detail"] != "eager"
     assert served == {"web1", "web2"}
