@@ -34,7 +34,9 @@ What it does:
 REDIS_URL or --redis-url: the portal's channel layer, cache and broker (e.g. redis://127.0.0.1:6379/4);
 otherwise a throwaway redis-server on a free port. Prints one JSON object and writes it, with the
 command and the machine, to benchmarks/results/helpdesk_compare.json (--output to change, --no-write
-to skip). --profile writes a cProfile of the portal's HTTP creations to var/helpdesk_bench/.
+to skip). --profile writes a cProfile of the portal's HTTP creations to var/helpdesk_bench/; --phases
+adds, after the timed rounds, the portal's CPU time per creation inside its main calls (SLA,
+assignment, notifications, pushes, e-mails, webhooks...), measured on N more creations.
 """
 
 from __future__ import annotations
@@ -349,6 +351,8 @@ def measure(workers: dict[str, Worker], args) -> dict:
                 "ratio_p50_ours_over_helpdesk": round(ours["p50_ms"] / theirs["p50_ms"], 2),
                 "ratio_cpu_p50_ours_over_helpdesk": round(ours["cpu_p50_ms"] / theirs["cpu_p50_ms"], 2),
             }
+        if args.phases:
+            entry["ours_phases"] = {mode: workers["ours"].ask("phases", mode=mode, n=args.requests) for mode in MODES}
         scenarios.append(entry)
         if args.profile:
             path = BENCH_DIR / f"profile-ours-{scenario}.prof"
@@ -370,6 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="told,assigned")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
     parser.add_argument("--profile", action="store_true", help="cProfile the portal's HTTP creations")
+    parser.add_argument(
+        "--phases", action="store_true", help="after the rounds: the portal's CPU per creation inside its main calls"
+    )
     parser.add_argument("--output", default=str(RESULT))
     parser.add_argument("--no-write", action="store_true", help="print the JSON only")
     args = parser.parse_args(argv)

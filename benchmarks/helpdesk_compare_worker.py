@@ -237,42 +237,36 @@ class Ours(Side):
         }
 
     # The pushes go to a real Redis channel layer; one channel per told user is added to their
-    # group, as a connected bell socket would be, and drained after each run (outside the timing).
+    # group, as a connected bell socket would be. After each run the messages waiting for those
+    # channels are counted and deleted in Redis (outside the timing): they share one key, the
+    # layer's per-process key of its specific channels.
     def _listen(self, user_ids: list[int]) -> None:
         import asyncio
 
+        import redis
         from channels.layers import channel_layers
 
         from notifications.services import user_group
 
-        self.layer = channel_layers.make_backend("default")
-        self.loop = asyncio.new_event_loop()
+        layer = channel_layers.make_backend("default")
 
         async def add() -> list[str]:
             names = []
             for user_id in user_ids:
-                name = await self.layer.new_channel()
-                await self.layer.group_add(user_group(user_id), name)
+                name = await layer.new_channel()
+                await layer.group_add(user_group(user_id), name)
                 names.append(name)
+            await layer.close_pools()
             return names
 
-        self.channels = self.loop.run_until_complete(add())
+        names = asyncio.run(add())
+        self.channel_keys = sorted({layer.prefix + layer.non_local_name(name) for name in names})
+        self.redis = redis.Redis.from_url(os.environ["REDIS_URL"])
 
     def _drain(self) -> int:
-        import asyncio
-
-        async def drain() -> int:
-            received = 0
-            for name in self.channels:
-                while True:
-                    try:
-                        await asyncio.wait_for(self.layer.receive(name), timeout=0.2)
-                    except TimeoutError:
-                        break
-                    received += 1
-            return received
-
-        return self.loop.run_until_complete(drain())
+        waiting = sum(self.redis.zcard(key) for key in self.channel_keys)
+        self.redis.delete(*self.channel_keys)
+        return waiting
 
     def scenario(self, name: str) -> dict:
         from django.test.utils import override_settings
@@ -323,6 +317,73 @@ class Ours(Side):
             "created": Ticket.objects.filter(created_at__gte=started).count(),
             "notifications": Notification.objects.filter(created_at__gte=started).count(),
             "pushes": self._drain(),
+        }
+
+    # Where the CPU of one creation goes: the process's CPU time inside each of these calls,
+    # per creation (nested calls are counted in their callers too). Wrapped for this command only.
+    PHASES = (
+        ("tickets.services", "create_ticket"),
+        ("tickets.sla", "apply_policy"),
+        ("tickets.assignment", "pick_assignee"),
+        ("tickets.services", "_agents_for"),
+        ("tickets.custom_fields", "validate"),
+        ("tickets.services", "_events"),
+        ("tickets.search", "refresh"),
+        ("tickets.services", "_tell"),
+        ("notifications.services", "_deliver"),
+        ("notifications.services", "push_to_groups"),
+        ("notifications.tasks", "build_email"),
+        ("api.webhooks", "dispatch"),
+        ("tickets.tab_counts", "changed"),
+        ("celery.app.task", "Task.apply"),  # an e-mail task run in the request (Celery eager)
+        ("django.core.mail.message", "EmailMessage.send"),
+    )
+
+    def phases(self, mode: str, n: int) -> dict:
+        import functools
+        import importlib
+
+        from django.core import mail
+
+        spent: dict[str, float] = {}
+        restore = []
+        for _ in range(3):  # not wrapped: whatever a first call loads
+            i = self._next()
+            self.create_http(i) if mode == "http" else self.create_service(i)
+        for module_name, name in self.PHASES:
+            module = importlib.import_module(module_name)
+            owner_name, _dot, name = name.rpartition(".")
+            if owner_name:  # a method: wrapped on its class
+                module = getattr(module, owner_name)
+            original = getattr(module, name)
+
+            def timed(*args, _original=original, _label=f"{module_name}.{owner_name}{_dot}{name}", **kwargs):
+                began = time.process_time()
+                try:
+                    return _original(*args, **kwargs)
+                finally:
+                    spent[_label] = spent.get(_label, 0.0) + time.process_time() - began
+
+            setattr(module, name, functools.wraps(original)(timed))
+            restore.append((module, name, original))
+        try:
+            began = time.process_time()
+            for _ in range(n):
+                i = self._next()
+                self.create_http(i) if mode == "http" else self.create_service(i)
+            total = time.process_time() - began
+        finally:
+            for module, name, original in restore:
+                setattr(module, name, original)
+            mail.outbox.clear()
+        self._drain()
+        return {
+            "mode": mode,
+            "creations": n,
+            "cpu_ms_per_creation": round(total / n * 1000, 2),
+            "inside_ms_per_creation": {
+                k: round(v / n * 1000, 2) for k, v in sorted(spent.items(), key=lambda kv: -kv[1])
+            },
         }
 
 
