@@ -35,8 +35,9 @@ REDIS_URL or --redis-url: the portal's channel layer, cache and broker (e.g. red
 otherwise a throwaway redis-server on a free port. Prints one JSON object and writes it, with the
 command and the machine, to benchmarks/results/helpdesk_compare.json (--output to change, --no-write
 to skip). --profile writes a cProfile of the portal's HTTP creations to var/helpdesk_bench/; --phases
-adds, after the timed rounds, the portal's CPU time per creation inside its main calls (SLA,
-assignment, notifications, pushes, e-mails, webhooks...), measured on N more creations.
+adds, after the timed rounds, each side's CPU time per creation inside its main calls (the portal:
+SLA, assignment, notifications, pushes, e-mails, webhooks...; django-helpdesk: its form's save and
+e-mails), measured on N more creations.
 """
 
 from __future__ import annotations
@@ -245,7 +246,7 @@ class Worker:
         self.log.close()
 
 
-def worker_envs(redis_url: str, workdir: Path) -> dict[str, dict[str, str]]:
+def worker_envs(redis_url: str, workdir: Path, *, queue_emails: bool = False) -> dict[str, dict[str, str]]:
     base = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
     ours = {
         **base,
@@ -257,7 +258,9 @@ def worker_envs(redis_url: str, workdir: Path) -> dict[str, dict[str, str]]:
         "DEBUG": "false",
         "SECRET_KEY": "bench-only-not-secret",
         "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
-        "CELERY_TASK_ALWAYS_EAGER": "true",  # the e-mails are sent in the request, as on django-helpdesk
+        # the e-mails are sent in the request, as on django-helpdesk; --queue-emails: the scale-out
+        # default with REDIS_URL, each e-mail queued for a Celery worker (none runs: the queue is emptied)
+        "CELERY_TASK_ALWAYS_EAGER": "false" if queue_emails else "true",
         "EMAIL_URL": "memorymail://",  # locmem backend, like django-helpdesk's side
         "TICKET_CREATE_RATE": "0",  # the per-user creation limit would stop the benchmark at 10
         "SUBMISSION_TOKEN_TTL": "900",
@@ -352,7 +355,10 @@ def measure(workers: dict[str, Worker], args) -> dict:
                 "ratio_cpu_p50_ours_over_helpdesk": round(ours["cpu_p50_ms"] / theirs["cpu_p50_ms"], 2),
             }
         if args.phases:
-            entry["ours_phases"] = {mode: workers["ours"].ask("phases", mode=mode, n=args.requests) for mode in MODES}
+            entry["phases"] = {
+                side: {mode: workers[side].ask("phases", mode=mode, n=args.requests) for mode in MODES}
+                for side in sides
+            }
         scenarios.append(entry)
         if args.profile:
             path = BENCH_DIR / f"profile-ours-{scenario}.prof"
@@ -375,7 +381,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
     parser.add_argument("--profile", action="store_true", help="cProfile the portal's HTTP creations")
     parser.add_argument(
-        "--phases", action="store_true", help="after the rounds: the portal's CPU per creation inside its main calls"
+        "--phases", action="store_true", help="after the rounds: each side's CPU per creation inside its main calls"
+    )
+    parser.add_argument(
+        "--queue-emails",
+        action="store_true",
+        help="the portal queues its e-mails for a Celery worker (its scale-out default) instead of sending them",
     )
     parser.add_argument("--output", default=str(RESULT))
     parser.add_argument("--no-write", action="store_true", help="print the JSON only")
@@ -404,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.notification_latency import start_redis
 
         redis_url, redis_process = start_redis(workdir)
-    envs = worker_envs(redis_url, workdir)
+    envs = worker_envs(redis_url, workdir, queue_emails=args.queue_emails)
     workers: dict[str, Worker] = {}
     try:
         workers["ours"] = Worker("ours", Path(sys.executable), envs["ours"], BENCH_DIR / "worker-ours.log")
@@ -437,6 +448,9 @@ def main(argv: list[str] | None = None) -> int:
         "database": "postgresql",
         "databases": DATABASES,
         "channel_layer": "redis",
+        "ours_emails": "queued for a Celery worker (not sent)"
+        if args.queue_emails
+        else "sent in the request (Celery eager)",
         **seed,
         "data": data,
         "requests_per_round": args.requests,

@@ -72,11 +72,14 @@ class Side:
     def after_run(self, started) -> dict:
         return {}
 
+    def forget_pushes(self) -> None: ...
+
     def _next(self) -> int:
         self.sequence += 1
         return self.sequence
 
     def _one(self, mode: str) -> tuple[float, float, int, int, int]:
+        """(wall ms, CPU ms, statements, e-mails sent, their recipients) of one creation."""
         from django.core import mail
 
         i = self._next()
@@ -130,12 +133,81 @@ class Side:
         pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(top)
         return {"path": path, "text": out.getvalue()}
 
+    # Where the CPU of one creation goes: the process's CPU time inside each of the side's PHASES
+    # (module, function or Class.method), per creation; nested calls count in their callers too.
+    # Wrapped for this command only, after 3 creations that load whatever a first call loads.
+    PHASES: tuple[tuple[str, str], ...] = ()
+
+    def phases(self, mode: str, n: int) -> dict:
+        import functools
+        import importlib
+
+        from django.core import mail
+
+        spent: dict[str, float] = {}
+        restore = []
+        for _ in range(3):  # not wrapped: whatever a first call loads
+            i = self._next()
+            self.create_http(i) if mode == "http" else self.create_service(i)
+        for module_name, name in self.PHASES:
+            module = importlib.import_module(module_name)
+            owner_name, _dot, name = name.rpartition(".")
+            if owner_name:  # a method: wrapped on its class
+                module = getattr(module, owner_name)
+            original = getattr(module, name)
+
+            def timed(*args, _original=original, _label=f"{module_name}.{owner_name}{_dot}{name}", **kwargs):
+                began = time.process_time()
+                try:
+                    return _original(*args, **kwargs)
+                finally:
+                    spent[_label] = spent.get(_label, 0.0) + time.process_time() - began
+
+            setattr(module, name, functools.wraps(original)(timed))
+            restore.append((module, name, original))
+        try:
+            began = time.process_time()
+            for _ in range(n):
+                i = self._next()
+                self.create_http(i) if mode == "http" else self.create_service(i)
+            total = time.process_time() - began
+        finally:
+            for module, name, original in restore:
+                setattr(module, name, original)
+            mail.outbox.clear()
+        self.forget_pushes()
+        return {
+            "mode": mode,
+            "creations": n,
+            "cpu_ms_per_creation": round(total / n * 1000, 2),
+            "inside_ms_per_creation": {
+                k: round(v / n * 1000, 2) for k, v in sorted(spent.items(), key=lambda kv: -kv[1])
+            },
+        }
+
 
 # --- the portal -------------------------------------------------------------------------------
 
 
 class Ours(Side):
     name = "ours"
+    PHASES = (
+        ("tickets.services", "create_ticket"),
+        ("tickets.sla", "apply_policy"),
+        ("tickets.assignment", "pick_assignee"),
+        ("tickets.services", "_agents_for"),
+        ("tickets.custom_fields", "validate"),
+        ("tickets.services", "_events"),
+        ("tickets.search", "refresh"),
+        ("tickets.services", "_tell"),
+        ("notifications.services", "_deliver"),
+        ("notifications.services", "push_to_groups"),
+        ("notifications.tasks", "build_email"),
+        ("api.webhooks", "dispatch"),
+        ("tickets.tab_counts", "changed"),
+        ("celery.app.task", "Task.apply"),  # an e-mail task run in the request (Celery eager)
+        ("django.core.mail.message", "EmailMessage.send"),
+    )
 
     def setup(self, tickets: int, agents: int, franchises: int, categories: int) -> dict:
         from django.contrib.auth.hashers import make_password
@@ -263,9 +335,13 @@ class Ours(Side):
         self.channel_keys = sorted({layer.prefix + layer.non_local_name(name) for name in names})
         self.redis = redis.Redis.from_url(os.environ["REDIS_URL"])
 
+    def forget_pushes(self) -> None:
+        self._drain()
+
     def _drain(self) -> int:
         waiting = sum(self.redis.zcard(key) for key in self.channel_keys)
         self.redis.delete(*self.channel_keys)
+        self.redis.delete("celery")  # e-mails queued with --queue-emails: no worker sends them
         return waiting
 
     def scenario(self, name: str) -> dict:
@@ -319,79 +395,18 @@ class Ours(Side):
             "pushes": self._drain(),
         }
 
-    # Where the CPU of one creation goes: the process's CPU time inside each of these calls,
-    # per creation (nested calls are counted in their callers too). Wrapped for this command only.
-    PHASES = (
-        ("tickets.services", "create_ticket"),
-        ("tickets.sla", "apply_policy"),
-        ("tickets.assignment", "pick_assignee"),
-        ("tickets.services", "_agents_for"),
-        ("tickets.custom_fields", "validate"),
-        ("tickets.services", "_events"),
-        ("tickets.search", "refresh"),
-        ("tickets.services", "_tell"),
-        ("notifications.services", "_deliver"),
-        ("notifications.services", "push_to_groups"),
-        ("notifications.tasks", "build_email"),
-        ("api.webhooks", "dispatch"),
-        ("tickets.tab_counts", "changed"),
-        ("celery.app.task", "Task.apply"),  # an e-mail task run in the request (Celery eager)
-        ("django.core.mail.message", "EmailMessage.send"),
-    )
-
-    def phases(self, mode: str, n: int) -> dict:
-        import functools
-        import importlib
-
-        from django.core import mail
-
-        spent: dict[str, float] = {}
-        restore = []
-        for _ in range(3):  # not wrapped: whatever a first call loads
-            i = self._next()
-            self.create_http(i) if mode == "http" else self.create_service(i)
-        for module_name, name in self.PHASES:
-            module = importlib.import_module(module_name)
-            owner_name, _dot, name = name.rpartition(".")
-            if owner_name:  # a method: wrapped on its class
-                module = getattr(module, owner_name)
-            original = getattr(module, name)
-
-            def timed(*args, _original=original, _label=f"{module_name}.{owner_name}{_dot}{name}", **kwargs):
-                began = time.process_time()
-                try:
-                    return _original(*args, **kwargs)
-                finally:
-                    spent[_label] = spent.get(_label, 0.0) + time.process_time() - began
-
-            setattr(module, name, functools.wraps(original)(timed))
-            restore.append((module, name, original))
-        try:
-            began = time.process_time()
-            for _ in range(n):
-                i = self._next()
-                self.create_http(i) if mode == "http" else self.create_service(i)
-            total = time.process_time() - began
-        finally:
-            for module, name, original in restore:
-                setattr(module, name, original)
-            mail.outbox.clear()
-        self._drain()
-        return {
-            "mode": mode,
-            "creations": n,
-            "cpu_ms_per_creation": round(total / n * 1000, 2),
-            "inside_ms_per_creation": {
-                k: round(v / n * 1000, 2) for k, v in sorted(spent.items(), key=lambda kv: -kv[1])
-            },
-        }
-
 
 # --- django-helpdesk --------------------------------------------------------------------------
 
 
 class Helpdesk(Side):
     name = "helpdesk"
+    PHASES = (
+        ("helpdesk.forms", "PublicTicketForm.save"),
+        ("helpdesk.models", "Ticket.send"),  # its e-mails, sent in the request
+        ("helpdesk.models", "send_templated_mail"),
+        ("django.core.mail.message", "EmailMessage.send"),
+    )
 
     def setup(self, tickets: int, agents: int, franchises: int, categories: int) -> dict:
         from django.contrib.auth import get_user_model
