@@ -1,8 +1,8 @@
 """Ticket creation beside django-helpdesk, same run, same machine, same data (issue 13).
 
-    .venv/bin/python benchmarks/helpdesk_compare.py                 # 5,000 tickets, 4 rounds × 50 creations
-    .venv/bin/python benchmarks/helpdesk_compare.py --quick         # 2,000 tickets, 2 rounds × 20
-    .venv/bin/python benchmarks/helpdesk_compare.py --tickets 20000 --rounds 6 --requests 50 --profile
+    .venv/bin/python benchmarks/helpdesk_compare.py                 # 5,000 tickets, 10 ABAB rounds × 20 creations
+    .venv/bin/python benchmarks/helpdesk_compare.py --quick         # 2,000 tickets, 4 rounds × 10
+    .venv/bin/python benchmarks/helpdesk_compare.py --tickets 20000 --rounds 6 --requests 50 --phases --profile
 
 What it does:
 - django-helpdesk (pinned below) is installed from PyPI into its own virtual environment,
@@ -369,13 +369,18 @@ def measure(workers: dict[str, Worker], args) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2,000 tickets, 2 rounds × 20 creations, 5 warm-up")
+    parser.add_argument("--quick", action="store_true", help="2,000 tickets, 4 rounds × 10 creations, 5 warm-up")
     parser.add_argument("--tickets", type=int, default=None, help="existing tickets on each side (5,000)")
     parser.add_argument("--agents", type=int, default=5)
     parser.add_argument("--franchises", type=int, default=20, help="franchisees (ours) / submitters (helpdesk)")
     parser.add_argument("--categories", type=int, default=5, help="categories (ours) / queues (helpdesk)")
-    parser.add_argument("--requests", type=int, default=None, help="creations per side, mode and round (50)")
-    parser.add_argument("--rounds", type=int, default=None, help="ABAB rounds per scenario (4)")
+    parser.add_argument("--requests", type=int, default=None, help="creations per side, mode and round (20)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="ABAB rounds per scenario (10: short legs follow a busy machine's load)",
+    )
     parser.add_argument("--warmup", type=int, default=None, help="creations per side and mode first (10)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="told,assigned")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
@@ -392,8 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print the JSON only")
     args = parser.parse_args(argv)
     args.tickets = args.tickets or (2000 if args.quick else 5000)
-    args.requests = args.requests or (20 if args.quick else 50)
-    args.rounds = args.rounds or (2 if args.quick else 4)
+    args.requests = args.requests or (10 if args.quick else 20)
+    args.rounds = args.rounds or (4 if args.quick else 10)
     args.warmup = args.warmup if args.warmup is not None else (5 if args.quick else 10)
     args.scenarios = [s for s in args.scenarios.split(",") if s]
     if unknown := set(args.scenarios) - set(SCENARIOS):
