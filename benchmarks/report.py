@@ -299,6 +299,47 @@ def describe_notify_fanout(result: dict) -> tuple[str, str, list[Goal]]:
     return what, table, goals
 
 
+def describe_helpdesk_compare(result: dict) -> tuple[str, str, list[Goal]]:
+    what = (
+        f"Ticket creation beside django-helpdesk {result['django_helpdesk']} (Django {result['django']} both), same "
+        f"run, each in its own process on its own PostgreSQL database with the same data ({_fmt(result['tickets'])} "
+        f"tickets, {result['agents']} agents, {result['categories']} queues/categories); "
+        f"{result['rounds']} ABAB rounds × {result['requests_per_round']} creations per side after "
+        f"{result['warmup']} of warm-up. *HTTP*: the creation form POSTed through each project's test Client by a "
+        "logged-in franchisee / submitter; *service*: `tickets.services.create_ticket` / `PublicTicketForm.save`. "
+        "Everything done on create is inside the timing (notifications, pushes to Redis, e-mails to locmem)."
+    )
+    rows = []
+    for scenario in result["scenarios"]:
+        for mode in ("http", "service"):
+            entry = scenario[mode]
+            ours, theirs = entry["ours"], entry["helpdesk"]
+            rows.append(
+                [scenario["scenario"], mode, ours["p50_ms"], ours["p95_ms"], ours["cpu_p50_ms"], ours["queries_max"],
+                 theirs["p50_ms"], theirs["p95_ms"], theirs["cpu_p50_ms"], theirs["queries_max"],
+                 f"**{_fmt(entry['ratio_p50_ours_over_helpdesk'])}×**",
+                 f"{_fmt(entry['ratio_cpu_p50_ours_over_helpdesk'])}×"]
+            )  # fmt: skip
+    header = ["scenario", "path", "ours p50 ms", "p95", "CPU p50", "queries", "helpdesk p50 ms", "p95", "CPU p50",
+              "queries", "ours ÷ helpdesk (wall)", "(CPU)"]  # fmt: skip
+    load = result.get("load", {})
+    table = _table(header, rows) + (
+        f"\n\nMachine busy {_fmt(load.get('machine_busy_pct'))} % during the rounds (load average "
+        f"{_fmt((load.get('load_average_before') or [None])[0])} before). See the hand-written section "
+        '"Ticket creation beside django-helpdesk (issue 13)" below for what each side does on create.'
+    )
+    goals: list[Goal] = []
+    for scenario in result["scenarios"]:
+        entry = scenario["http"]
+        ratio = entry["ratio_p50_ours_over_helpdesk"]
+        goals.append(
+            (f"ticket creation over HTTP at least as fast as django-helpdesk's, same run ({scenario['scenario']})",
+             f"{_fmt(entry['ours']['p50_ms'])} ms against {_fmt(entry['helpdesk']['p50_ms'])} ms p50 ({_fmt(ratio)}×)",
+             ratio <= 1.0)
+        )  # fmt: skip
+    return what, table, goals
+
+
 def _generic(result: dict) -> tuple[str, str, list[Goal]]:
     goals: list[Goal] = []
     flags = result.get("goals") if isinstance(result, dict) else None
@@ -320,6 +361,7 @@ DESCRIBERS: dict[str, Callable[[dict], tuple[str, str, list[Goal]]]] = {
     "kb_suggest_latency": describe_kb_suggest_latency,
     "idle_sockets": describe_idle_sockets,
     "notify_fanout": describe_notify_fanout,
+    "helpdesk_compare": describe_helpdesk_compare,
 }
 
 TITLES = {
@@ -331,6 +373,7 @@ TITLES = {
     "kb_relevance": "Knowledge base: search relevance",
     "tickets_pages": "Tickets: `/tickets/` and `/agent/` at 100,000 tickets",
     "notify_fanout": "Notifications and ticket creation as the team grows",
+    "helpdesk_compare": "Ticket creation beside django-helpdesk, same run",
 }
 
 # Goals of the earlier issues, listed even when their benchmark has not produced a result yet.

@@ -60,6 +60,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "kb_relevance": Benchmark("benchmarks/kb_relevance.py", [], [], (900, 3600)),
     "tickets_pages": Benchmark("benchmarks/tickets_pages.py", ["--quick"], [], (1800, 5400), "bench_tickets"),
     "notify_fanout": Benchmark("benchmarks/notify_fanout.py", ["--quick"], [], (600, 1800), "bench_notify_fanout"),
+    # its own databases (bench_helpdesk_ours, bench_helpdesk_dh) and django-helpdesk's venv under var/
+    "helpdesk_compare": Benchmark("benchmarks/helpdesk_compare.py", ["--quick"], [], (1200, 3600)),
 }  # fmt: skip
 POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 

@@ -71,13 +71,19 @@ def clean_value(field: CustomField, raw: object, *, required: bool | None = None
 
 
 def validate(
-    category: Category | None, raw: Mapping[str, object], *, enforce_required: bool = True, partial: bool = False
+    category: Category | None,
+    raw: Mapping[str, object],
+    *,
+    enforce_required: bool = True,
+    partial: bool = False,
+    fields: list[CustomField] | None = None,
 ) -> dict[CustomField, Value]:
     """Values keyed by field `key` → typed values of the category's fields.
 
     Unknown keys are refused. `partial` (an edit) validates only the keys given, but never
-    empties a required field; errors are one ValidationError keyed by field key."""
-    fields = {field.key: field for field in fields_for(category)}
+    empties a required field; errors are one ValidationError keyed by field key. `fields`: the
+    category's active fields when the caller has just read them (`fields_by_category()`)."""
+    fields = {field.key: field for field in (fields_for(category) if fields is None else fields)}
     errors: dict[str, list[str]] = {}
     unknown = sorted(set(raw) - set(fields))
     if unknown:

@@ -75,7 +75,8 @@ class TicketForm(forms.Form):
         self.custom_groups: list[tuple[int, list[str]]] = []
         self._custom_fields: dict[str, object] = {}
         chosen = parse_id(str(self.data.get("category", ""))) if self.is_bound else None
-        for category_id, fields in cf.fields_by_category().items():
+        self._fields_by_category = cf.fields_by_category()
+        for category_id, fields in self._fields_by_category.items():
             names = []
             for field in fields:
                 name = cf.input_name(field)
@@ -108,7 +109,9 @@ class TicketForm(forms.Form):
             if category is not None and field.category_id == category.pk:
                 raw[field.key] = self.data.get(name, "")
         try:
-            values = cf.validate(category, raw)
+            # the fields read above (active fields of active categories): no second query
+            known = self._fields_by_category.get(category.pk, []) if category is not None else None
+            values = cf.validate(category, raw, fields=known)
             data["custom_values"] = {field.key: value for field, value in values.items()}
         except forms.ValidationError as exc:
             by_key = {

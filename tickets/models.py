@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -351,7 +351,9 @@ class Ticket(models.Model):
         ),
     )
 
-    created_at = models.DateTimeField(_("creado"), auto_now_add=True)
+    # Not auto_now_add: services.create_ticket passes the instant its SLA due dates count from, so
+    # the row is written once, dates aligned (anything else gets the time of its INSERT, as before).
+    created_at = models.DateTimeField(_("creado"), default=timezone.now, editable=False, blank=True)
     updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
     first_response_due = models.DateTimeField(_("primera respuesta antes de"), null=True, blank=True)
     resolution_due = models.DateTimeField(_("resolución antes de"), null=True, blank=True)
@@ -424,7 +426,9 @@ class Ticket(models.Model):
     def save(self, *args, **kwargs) -> None:
         update_fields = kwargs.get("update_fields")
         checked = update_fields is None or {"franchise", "requester"} & set(update_fields)
-        if checked and (errors := self.member_errors()):
+        # services.create_ticket sets `_members_checked` when it has just established that the
+        # requester belongs to the franchise (the franchisee's own, or checked for an agent).
+        if checked and not self.__dict__.pop("_members_checked", False) and (errors := self.member_errors()):
             raise ValidationError(errors)
         super().save(*args, **kwargs)
         self._stored_franchise_id = self.franchise_id

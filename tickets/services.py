@@ -60,9 +60,27 @@ def _event(ticket: Ticket, actor: User | None, kind: str, old: str = "", new: st
     event = Event.objects.create(
         ticket=ticket, actor=actor, kind=kind, old_value=str(old)[:200], new_value=str(new)[:200], **extra
     )
-    webhook_events.ticket_event_recorded(event)  # the one hook of ticket webhooks, sent after commit
-    transaction.on_commit(_tab_counts_changed)  # the /agent/ tab counts go stale (recounted lazily)
+    _recorded([event])
     return event
+
+
+def _events(ticket: Ticket, lines: Iterable[tuple[User | None, str, str, str]]) -> list[Event]:
+    """Several timeline lines of one ticket — (actor, kind, old, new) — in one INSERT."""
+    via = audit.current()
+    events = Event.objects.bulk_create(
+        [
+            Event(ticket=ticket, actor=actor, kind=kind, old_value=str(old)[:200], new_value=str(new)[:200], via=via)
+            for actor, kind, old, new in lines
+        ]
+    )
+    _recorded(events)
+    return events
+
+
+def _recorded(events: list[Event]) -> None:
+    for event in events:
+        webhook_events.ticket_event_recorded(event)  # the one hook of ticket webhooks, sent after commit
+    transaction.on_commit(_tab_counts_changed)  # the /agent/ tab counts go stale (recounted lazily)
 
 
 def _tab_counts_changed() -> None:
@@ -233,6 +251,7 @@ def create_ticket(
         )
 
     with audit.default("chat" if source == Source.CHAT else "system"), transaction.atomic():
+        now = timezone.now()
         ticket = Ticket(
             franchise=franchise,
             requester=requester,
@@ -242,32 +261,38 @@ def create_ticket(
             priority=priority,
             source=source,
             follow_up_of=follow_up_of,
+            created_at=now,  # the SLA counts from it: one INSERT, due dates aligned with it exactly
         )
-        sla.apply_policy(ticket, timezone.now())
+        sla.apply_policy(ticket, now)
+        # Chosen before the INSERT (it reads only the category's agents and their loads), so the
+        # row is written once, already assigned.
+        ticket.assignee = assignment.pick_assignee(ticket)
+        ticket._members_checked = True  # the requester is the franchisee, or was checked above
         ticket.save()
-        # created_at is set on save; align the due dates with it exactly
-        sla.apply_policy(ticket, ticket.created_at)
-        ticket.save(update_fields=sla_fields())
         if requester is not None:
-            ticket.watchers.add(requester)
-        _store_custom_values(ticket, typed_values)
-        _event(ticket, actor, Event.Kind.CREATED, new=ticket.status)
+            # Not watchers.add(): its m2m check (a watcher of another franchise) cannot fail for
+            # the requester, checked above, and would cost two more queries.
+            Ticket.watchers.through.objects.create(ticket=ticket, user=requester)
+        _store_new_custom_values(ticket, typed_values)
+        lines = [(actor, Event.Kind.CREATED, "", ticket.status)]
         if follow_up_of is not None:
-            _event(ticket, actor, Event.Kind.FOLLOW_UP, old=follow_up_of.number, new=ticket.number)
+            lines.append((actor, Event.Kind.FOLLOW_UP, follow_up_of.number, ticket.number))
+        saved = _store_attachments(ticket, uploads, actor)
+        lines += [(actor, Event.Kind.ATTACHMENT, "", attachment.original_name) for attachment in saved]
+        if ticket.assignee is not None:
+            lines.append((None, Event.Kind.ASSIGNED, "", ticket.assignee.display_name))
+        _events(ticket, lines)
+        if follow_up_of is not None:
             _event(follow_up_of, actor, Event.Kind.FOLLOW_UP, old=follow_up_of.number, new=ticket.number)
-        for saved in _store_attachments(ticket, uploads, actor):
-            _event(ticket, actor, Event.Kind.ATTACHMENT, new=saved.original_name)
         search.refresh([ticket.pk])
 
-        assignee = assignment.pick_assignee(ticket)
+        assignee = ticket.assignee
         if assignee is not None:
-            ticket.assignee = assignee
-            ticket.save(update_fields=["assignee", "updated_at"])
-            _event(ticket, None, Event.Kind.ASSIGNED, new=assignee.display_name)
-            _tell_followers(  # assigned by the system: the requester who opened it is told too
-                ticket,
-                None,
-                stored("%(who)s atiende tu ticket %(n)s", who=assignee.display_name, n=ticket.number),
+            _tell(  # assigned by the system: the requester who opened it is told too (its only follower yet)
+                [requester],
+                kind=kinds.TICKET_STATUS,
+                ticket=ticket,
+                title=stored("%(who)s atiende tu ticket %(n)s", who=assignee.display_name, n=ticket.number),
             )
             _tell(
                 [assignee],
@@ -750,6 +775,17 @@ def set_watchers(*, ticket: Ticket, actor: User, watchers: Iterable[User]) -> Ti
 
 
 # --- custom fields -------------------------------------------------------------
+
+
+def _store_new_custom_values(ticket: Ticket, values: Mapping) -> None:
+    """A new ticket's typed values (None: left empty) in one INSERT, whatever their number."""
+    CustomValue.objects.bulk_create(
+        [
+            CustomValue(ticket=ticket, field=field, **{next(iter(cf.columns_for(field))): value})
+            for field, value in values.items()
+            if value is not None
+        ]
+    )
 
 
 def _store_custom_values(ticket: Ticket, values: Mapping, stored: dict | None = None) -> list[tuple]:
