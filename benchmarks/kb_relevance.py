@@ -1,14 +1,15 @@
 """Knowledge-base relevance: recall@3 and MRR@10 through /kb/suggest/, lexical, dense and hybrid.
 
     .venv/bin/python benchmarks/kb_relevance.py [--articles A.json --queries Q.json]
-        [--no-baseline] [--no-dense] [--misses] [--demo-check] [--sweep]
-        [--database-template FILE] [--embedding-cache DIR]
+        [--no-baseline] [--no-dense] [--misses] [--not-first] [--demo-check] [--sweep]
+        [--database-template FILE] [--embedding-cache DIR] [--word-forms max|sum]
 
 Imports the evaluation articles AND the repo's demo articles (distractors) into a fresh SQLite
 database, Whoosh index and vector table (in a temporary folder), then sends every query to
 /kb/suggest/?limit=10 as a logged-in franchisee (the rate limit lifted), once per search mode
 (KB_SEARCH_MODE = lexical, dense, hybrid), and prints JSON with the scores side by side and, with
---misses, the queries missed in the top 3 per mode.
+--misses, the queries missed in the top 3 per mode (with the rank of the answer, if in the top 10);
+--not-first lists every query whose answer is not first (what MRR@10 loses).
 
 --demo-check also scores tests/data/kb_demo_check/queries.json (queries written by hand from the
 demo articles, the evaluation articles then being the distractors): a held-out-like estimate.
@@ -16,6 +17,8 @@ demo articles, the evaluation articles then being the distractors): a held-out-l
 scores, RRF with k), dense weights and similarity floors with knowledge_base.fusion (the function
 search uses) and reports 5-fold cross-validated scores: the setting is picked on four folds and
 scored on the fifth (among all settings, and within each method).
+--word-forms sum scores lexical search as before the issue 18 follow-up (every matching stem of a
+query word adds; search_backends.WORD_FORMS), to reproduce the earlier figures; default max.
 The baseline is a stock Haystack setup: Whoosh's English StemmingAnalyzer with `auto_query`.
 
 Two shortcuts for tests/test_kb_relevance.py (the scores do not change): --database-template
@@ -138,11 +141,25 @@ def score(ranked: list[list[str]], queries: list[dict]) -> dict:
     return {"recall@3": round(hits / n, 4), "mrr@10": round(rr / n, 4), "queries": len(queries)}
 
 
+def rank_of_expected(slugs: list[str], query: dict) -> int | None:
+    """Rank (from 1) of the first expected article in the top 10, None when absent."""
+    return next((rank for rank, slug in enumerate(slugs[:10], start=1) if slug in query["expected"]), None)
+
+
 def misses(ranked: list[list[str]], queries: list[dict]) -> list[dict]:
     return [
-        {"q": q["q"], "expected": q["expected"], "got": slugs[:3]}
+        {"q": q["q"], "expected": q["expected"], "got": slugs[:3], "rank": rank_of_expected(slugs, q)}
         for q, slugs in zip(queries, ranked, strict=True)
         if not set(q["expected"]).intersection(slugs[:3])
+    ]
+
+
+def not_first(ranked: list[list[str]], queries: list[dict]) -> list[dict]:
+    """Every query whose expected article is not first (what MRR@10 loses): query, rank, top 3."""
+    return [
+        {"q": q["q"], "rank": rank_of_expected(slugs, q), "got": slugs[:3]}
+        for q, slugs in zip(queries, ranked, strict=True)
+        if rank_of_expected(slugs, q) != 1
     ]
 
 
@@ -170,13 +187,15 @@ def suggest_rankings(client, queries: list[dict], mode: str) -> list[list[str]]:
     return ranked
 
 
-def evaluate(client, queries: list[dict], modes, *, with_misses: bool) -> dict:
+def evaluate(client, queries: list[dict], modes, *, with_misses: bool, with_not_first: bool = False) -> dict:
     report = {}
     for mode in modes:
         ranked = suggest_rankings(client, queries, mode)
         report[mode] = score(ranked, queries)
         if with_misses:
             report[mode]["misses"] = misses(ranked, queries)
+        if with_not_first:
+            report[mode]["not_first"] = not_first(ranked, queries)
     return report
 
 
@@ -246,8 +265,9 @@ def run(args) -> dict:
     from django.test import Client
 
     from accounts.models import Franchise, User
-    from knowledge_base import dense, views
+    from knowledge_base import dense, search_backends, views
 
+    search_backends.WORD_FORMS = args.word_forms
     load_articles(args.articles.resolve())
     views.SUGGEST_RATE = (10**9, 10)  # the benchmark measures relevance, not the rate limit
     franchise = Franchise.objects.create(name="Bench")
@@ -261,17 +281,19 @@ def run(args) -> dict:
         "engine": settings.HAYSTACK_CONNECTIONS["default"]["ENGINE"],
         "path": "/kb/suggest/?limit=10",
         "articles": "evaluation set + demo articles (distractors)",
+        "lexical_word_forms": search_backends.WORD_FORMS,
         "fusion": {
             "method": settings.KB_FUSION_METHOD,
             "lexical_weight": settings.KB_FUSION_LEXICAL_WEIGHT,
             "dense_weight": settings.KB_FUSION_DENSE_WEIGHT,
         },
-        "public": evaluate(client, queries, modes, with_misses=args.misses),
+        "public": evaluate(client, queries, modes, with_misses=args.misses, with_not_first=args.not_first),
     }
     report.update(report["public"][modes[-1]])  # top-level recall@3/mrr@10: the default (best) mode
     if args.demo_check:
         demo_queries = json.loads(DEMO_CHECK.read_text(encoding="utf-8"))
-        report["demo_check"] = evaluate(client, demo_queries, modes, with_misses=args.misses)
+        report["demo_check"] = evaluate(client, demo_queries, modes, with_misses=args.misses,
+                                        with_not_first=args.not_first)  # fmt: skip
     if args.sweep and dense.enabled():
         report["sweep_public"] = sweep(queries, user)
         if args.demo_check:
@@ -288,8 +310,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the stock-Haystack baseline")
     parser.add_argument("--no-dense", dest="dense", action="store_false", help="lexical only (no model)")
     parser.add_argument("--misses", action="store_true", help="list the queries missed in the top 3, per mode")
+    parser.add_argument("--not-first", action="store_true", help="list every query whose answer is not first")
     parser.add_argument("--demo-check", action="store_true", help="also score the hand-written demo-article queries")
     parser.add_argument("--sweep", action="store_true", help="cross-validated fusion weight sweep")
+    parser.add_argument(
+        "--word-forms",
+        choices=("max", "sum"),
+        default="max",
+        help="lexical: a query word's stems scored by the best (max) or added (sum, before)",
+    )
     parser.add_argument("--database-template", type=Path, help="a migrated SQLite file to copy (no migrations)")
     parser.add_argument("--embedding-cache", type=Path, help="folder of cached passage vectors (see above)")
     parser.add_argument("--embedding-seed", type=Path, help=".npz of vectors copied into the cache")

@@ -20,6 +20,8 @@ from haystack.backends.whoosh_backend import WhooshSearchBackend, WhooshSearchQu
 from haystack.exceptions import SkipDocument
 from whoosh import query as wq
 from whoosh.fields import ID, TEXT, Schema
+from whoosh.matching import NullMatcher
+from whoosh.matching.binary import DisjunctionMaxMatcher
 from whoosh.qparser import OrGroup, QueryParser
 from whoosh.sorting import Count, FieldFacet
 
@@ -46,6 +48,9 @@ BULK_LOAD_MIN = 1_000
 BULK_LOAD_LIMIT_MB = 1024
 #: Postings a query may score (see _within_budget): bounds the cost of a query in big indexes.
 POSTINGS_BUDGET = 2_500
+#: How the analysed forms of one query word combine in a field: "max" (each word counts once per
+#: field, see _word_clause) or "sum" (every matching form adds: the scoring until issue 18's follow-up).
+WORD_FORMS = "max"
 
 
 class KBWhooshBackend(WhooshSearchBackend):
@@ -125,11 +130,12 @@ class KBWhooshBackend(WhooshSearchBackend):
         searcher = self._kb_searcher()
         if searcher.doc_count() == 0:
             return {"hits": [], "total": 0, "facets": []}
-        per_word: list[list[tuple[int, wq.Term]]] = []
+        per_word: list[list[tuple[int, tuple, wq.Query]]] = []
         for group in groups:
             weights: dict[tuple[str, str], float] = {}
+            origin: dict[tuple[str, str], int] = {}  # the alternative a (field, form) term stands for
             compound = []
-            for text, weight, exact in group:
+            for number, (text, weight, exact) in enumerate(group):
                 forms = whole_word_terms(text) if exact else analyzed_forms(text)
                 if not forms:
                     continue
@@ -137,6 +143,7 @@ class KBWhooshBackend(WhooshSearchBackend):
                     compound.append(
                         (
                             0,
+                            (number, "phrase"),
                             _all_words(text, weight)
                             if exact
                             else wq.And([wq.Term("text", f) for f in dict.fromkeys(forms)], boost=weight),
@@ -148,15 +155,17 @@ class KBWhooshBackend(WhooshSearchBackend):
                         continue  # synonyms and corrections: title and body only (fewer terms, faster)
                     for form in forms:
                         key = (field_name, form)
-                        weights[key] = max(weights.get(key, 0.0), boost * weight)
+                        if boost * weight > weights.get(key, 0.0):
+                            weights[key] = boost * weight
+                            origin[key] = number
             terms = compound + [
-                (frequency, wq.Term(f, form, boost=b))
+                (frequency, (origin[(f, form)], f), wq.Term(f, form, boost=b))
                 for (f, form), b in weights.items()
                 if (frequency := searcher.doc_frequency(f, form))
             ]
             if terms:
                 per_word.append(terms)
-        clauses = [_union(terms) for terms in _within_budget(per_word)]
+        clauses = [_word_clause(kept) for kept in _within_budget(per_word)]
         if not clauses:
             return {"hits": [], "total": 0, "facets": []}
         # Visibility: exclude the (few) hidden documents rather than intersect with the (many)
@@ -179,27 +188,110 @@ class KBWhooshBackend(WhooshSearchBackend):
         return {"hits": hits, "total": total, "facets": facet_counts}
 
 
-def _within_budget(per_word: list[list[tuple[int, wq.Query]]]) -> list[list[wq.Query]]:
+def _within_budget(per_word: list[list[tuple[int, tuple, wq.Query]]]) -> list[list[tuple[tuple, wq.Query]]]:
     """Keep each word's rarest term, then the rarest others until POSTINGS_BUDGET is spent.
 
     Scoring cost grows with the postings of the query's terms. In a large index the most common
     terms carry the least BM25 weight, so they are the ones left out; small indexes never reach
-    the budget and are searched in full.
+    the budget and are searched in full. Terms are (postings, clause key, query) and come back
+    as (clause key, query).
     """
-    kept: list[list[wq.Query]] = [[] for _ in per_word]
-    rest: list[tuple[int, int, wq.Query]] = []
+    kept: list[list[tuple[tuple, wq.Query]]] = [[] for _ in per_word]
+    rest: list[tuple[int, int, tuple, wq.Query]] = []
     spent = 0
     for number, terms in enumerate(per_word):
         ordered = sorted(terms, key=lambda item: item[0])
-        kept[number].append(ordered[0][1])
+        kept[number].append(ordered[0][1:])
         spent += ordered[0][0]
-        rest += [(frequency, number, term) for frequency, term in ordered[1:]]
-    for frequency, number, term in sorted(rest, key=lambda item: item[0]):
+        rest += [(frequency, number, key, term) for frequency, key, term in ordered[1:]]
+    for frequency, number, key, term in sorted(rest, key=lambda item: item[0]):
         if spent + frequency > POSTINGS_BUDGET:
             break
-        kept[number].append(term)
+        kept[number].append((key, term))
         spent += frequency
     return kept
+
+
+def _word_clause(terms: list[tuple[tuple, wq.Query]]) -> wq.Query:
+    """One query word: each of its alternatives scores once per field, then those scores add up.
+
+    The analysis indexes a word under up to three stems (analysis.word_forms: `cajero` -> `cajer`,
+    `cajero`; `venta` -> `vent`, `venta`) and a synonym under up to four whole-word forms
+    (`=recibos`, `=recibo`, `=recib`). Adding the score of every form made a word count once,
+    twice or three times depending on how many distinct stems the stemmers happen to produce
+    for it, and on whether the document has the word as written or inflected. With WORD_FORMS
+    "max" (the default) the forms of one alternative in one field are a disjunction scored by
+    the best of them, so every word counts once per field; the fields (title, tags, summary,
+    body) and the alternatives (the word, its correction, each synonym: different words) still
+    add up. "sum" is the scoring before (benchmarks/kb_relevance.py --word-forms sum).
+    """
+    if WORD_FORMS == "sum":
+        return _union([term for _, term in terms])
+    by_key: dict[tuple, list[wq.Query]] = {}
+    for key, term in terms:
+        by_key.setdefault(key, []).append(term)
+    return _union([BestOf(forms) if len(forms) > 1 else forms[0] for forms in by_key.values()])
+
+
+class _BestOfMatcher(DisjunctionMaxMatcher):
+    """Whoosh's DisjunctionMaxMatcher (2.7.4) with two bugs fixed.
+
+    - `score()` returns the larger of the two sub-matchers' scores even when they stand on
+      different documents, so a document matched by one form got the score of another
+      document's posting of the other form. Here it is the score of the sub-matcher(s) on the
+      current document, like UnionMatcher's, with max instead of +.
+    - `replace()` returns a NullMatcher as soon as *one* side is exhausted (`not (a and b)`
+      where `not (a or b)` was meant), dropping the rest of the other side's documents when
+      the collector prunes by quality.
+    """
+
+    def score(self):
+        a, b = self.a, self.b
+        if not a.is_active():
+            return b.score()
+        if not b.is_active():
+            return a.score()
+        id_a, id_b = a.id(), b.id()
+        if id_a < id_b:
+            return a.score()
+        if id_b < id_a:
+            return b.score()
+        return max(a.score(), b.score())
+
+    def replace(self, minquality=0):
+        # A document's score is max(a, b): it reaches `minquality` only if one side does on its
+        # own, so a side whose best possible score is below it can be dropped (exactly), and each
+        # side may prune with the same `minquality` (Whoosh's version has this, and the bug).
+        a, b = self.a, self.b
+        if minquality:
+            if a.is_active() and a.max_quality() < minquality:
+                a = NullMatcher()
+            if b.is_active() and b.max_quality() < minquality:
+                b = NullMatcher()
+        if not (a.is_active() or b.is_active()):
+            return NullMatcher()
+        if not a.is_active():
+            return b.replace(minquality)
+        if not b.is_active():
+            return a.replace(minquality)
+        new_a, new_b = a.replace(minquality), b.replace(minquality)
+        if not (new_a.is_active() or new_b.is_active()):
+            return NullMatcher()
+        if not new_a.is_active():
+            return new_b
+        if not new_b.is_active():
+            return new_a
+        if new_a is not self.a or new_b is not self.b:
+            return self.__class__(new_a, new_b)
+        return self
+
+
+class BestOf(wq.DisjunctionMax):
+    """A disjunction scored by its best-scoring subquery on each document (_BestOfMatcher)."""
+
+    def _matcher(self, subs, searcher, context):
+        reader = searcher.reader()
+        return self._tree_matcher(subs, _BestOfMatcher, searcher, context, lambda q: q.estimate_size(reader))
 
 
 def _all_words(text: str, weight: float) -> wq.Query:

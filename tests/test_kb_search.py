@@ -83,6 +83,73 @@ def test_synonyms_of_the_trade(corpus, franchisee):
     assert corpus["update"].slug in slugs("caja actualización", franchisee)[:1]
 
 
+def test_a_query_word_scores_once_per_field_however_many_stems_it_has(corpus):
+    """`impresora` is indexed under two stems (`impresor`, `impresora`): the title that has the word
+    scores the best of them, not their sum (search_backends._word_clause), so how many stems the
+    stemmers happen to give a word no longer decides how much it counts."""
+    from haystack import connections
+    from whoosh import query as wq
+
+    from knowledge_base import search_backends
+
+    forms = word_forms("impresora")
+    assert len(forms) >= 2
+    backend = connections["default"].get_backend()
+    searcher = backend._kb_searcher()
+    alone = []
+    for form in forms:
+        results = searcher.search(wq.Term("title", form), limit=None)
+        alone.append({searcher.stored_fields(hit.docnum)["slug"]: hit.score for hit in results})
+    slug = corpus["printer"].slug
+    assert all(slug in scores for scores in alone)
+
+    def score(word_forms_mode):
+        search_backends.WORD_FORMS = word_forms_mode
+        try:
+            found = backend.kb_search([[("impresora", 1.0, False)]], field_boosts=(("title", 1.0),),
+                                      statuses=[Article.Status.PUBLISHED])  # fmt: skip
+        finally:
+            search_backends.WORD_FORMS = "max"
+        return {hit["slug"]: hit["score"] for hit in found["hits"]}[slug]
+
+    assert score("max") == pytest.approx(max(scores[slug] for scores in alone))
+    assert score("sum") == pytest.approx(sum(scores[slug] for scores in alone))
+
+
+def test_best_of_scores_each_document_by_its_own_best_form(agent, franchisee, django_capture_on_commit_callbacks):
+    """`cobrar` has two forms (`cobr`, `cobrar`); `cobro` and `cobrado` share only `cobr`. Each
+    article must score the best of the forms *it* contains, with or without the collector's
+    quality pruning. Whoosh's own DisjunctionMax scores the current document with a posting of
+    another document and drops documents when pruning (search_backends._BestOfMatcher)."""
+    from haystack import connections
+    from whoosh import query as wq
+
+    from knowledge_base.search_backends import BestOf
+
+    with django_capture_on_commit_callbacks(execute=True):
+        bodies = [
+            "Hoy no se puede cobrar con tarjeta.",
+            "El cobro con tarjeta falla.",
+            "Ya está cobrado.",
+            "Cobrar, cobrar y cobrar: el TPV cobra despacio.",
+            "La impresora no imprime.",
+        ] * 3
+        for number, body in enumerate(bodies):
+            make(agent, f"Artículo {number}", body)  # fmt: skip
+    searcher = connections["default"].get_backend()._kb_searcher()
+    forms = [wq.Term("text", form) for form in word_forms("cobrar")]
+    best: dict[int, float] = {}
+    for term in forms:
+        for hit in searcher.search(term, limit=None):
+            best[hit.docnum] = max(best.get(hit.docnum, 0.0), hit.score)
+    assert len(best) == 12 and len(set(best.values())) > 1
+    for optimize in (True, False):
+        found = {hit.docnum: hit.score for hit in searcher.search(BestOf(forms), limit=None, optimize=optimize)}
+        assert found == pytest.approx(best)
+        top = {hit.docnum: hit.score for hit in searcher.search(BestOf(forms), limit=3, optimize=optimize)}
+        assert sorted(top.values(), reverse=True) == pytest.approx(sorted(best.values(), reverse=True)[:3])
+
+
 def test_title_outranks_body(agent, franchisee, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         in_body = make(agent, "Cierre del día", "Apaga la báscula antes de irte.")

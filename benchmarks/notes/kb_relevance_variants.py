@@ -3,7 +3,7 @@ fusion methods. Figures in docs/KNOWLEDGE_BASE.md ("Relevance", "Tried and dropp
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/notes/kb_relevance_variants.py \
         [--embedding-cache /tmp/kb-variant-vectors] [--article-cache /tmp/portal-tests-kb-embeddings]
-        [--old-field-weights]
+        [--old-field-weights] [--word-forms sum]
 
 Loads the same 94 articles as benchmarks/kb_relevance.py, stores every query's lexical top 50
 (the product's search, lexical mode, with BM25 scores) and query vector, embeds extra texts per
@@ -12,7 +12,9 @@ every variant in numpy and prints hybrid recall@3 / MRR@10 for the public set an
 check. The first line ("reference") is the product's setup (`KB_FUSION_METHOD` as configured
 is not used: both fusions are computed here) and matches the benchmark's figures.
 --old-field-weights searches with the field boosts used before issue 18 (title 3, tags 2, summary
-1.5, body 1): the "Tried and dropped" figures were measured that way.
+1.5, body 1): the "Tried and dropped" figures were measured that way. --word-forms sum adds every
+matching stem of a query word, as lexical search did before the issue 18 follow-up (the
+"rerun on the committed setup" figures of that time); the default is the committed "max".
 """
 
 from __future__ import annotations
@@ -56,12 +58,13 @@ def collect(args) -> dict:
         bench.setup_django(Path(tmp), dense=True)
         bench.cache_passage_embeddings(args.article_cache)
         from accounts.models import Franchise, User
-        from knowledge_base import dense, search
+        from knowledge_base import dense, search, search_backends
         from knowledge_base.analysis import query_words
         from knowledge_base.models import Article
         from knowledge_base.rendering import markdown_to_text
         from knowledge_base.search import search_articles
 
+        search_backends.WORD_FORMS = args.word_forms
         if args.old_field_weights:
             search.FIELD_BOOSTS = (("title", 3.0), ("tags", 2.0), ("summary", 1.5), ("text", 1.0))
         bench.load_articles(bench.EVAL / "articles.json")
@@ -103,6 +106,7 @@ def main() -> None:
     parser.add_argument("--embedding-cache", type=Path, default=Path("/tmp/kb-variant-vectors"))
     parser.add_argument("--article-cache", type=Path, default=Path("/tmp/portal-tests-kb-embeddings"))
     parser.add_argument("--old-field-weights", action="store_true", help="title 3, tags 2, summary 1.5, body 1")
+    parser.add_argument("--word-forms", choices=("max", "sum"), default="max", help="lexical scoring of a word's stems")
     data = collect(parser.parse_args())
     slugs, vectors = data["slugs"], data["vectors"]
 
