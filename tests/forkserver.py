@@ -189,8 +189,11 @@ def serve(path: str) -> None:
             for fd in fds:
                 os.close(fd)
             children[pid] = conn
-            conn.sendall(struct.pack("!i", pid))
             selector.register(conn, selectors.EVENT_READ)
+            try:
+                conn.sendall(struct.pack("!i", pid))
+            except OSError:  # the client was killed before it got the pid: its child goes too
+                end(conn)
 
 
 def _die_with_parent() -> None:

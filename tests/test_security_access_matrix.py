@@ -1,33 +1,20 @@
 """The access matrix (tests/access_matrix.py) against the real URL resolver and WebSocket routes.
 
 For every endpoint × {anonymous, owning franchisee, other franchisee, agent}: the stated outcome.
-A new endpoint without an entry fails `test_every_endpoint_has_an_entry`.
+A new endpoint without an entry fails `test_every_endpoint_has_an_entry`. The HTTP checks share one
+stored world per module (tests/access_world.py); the WebSocket routes' checks are transactional and
+live in tests/test_security_access_matrix_ws.py.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-
 import pytest
-from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from accounts.services import save_franchise, save_user
-from support_portal.asgi import application
 from support_portal.routing import websocket_urlpatterns
-from tests.access_matrix import (
-    ADMIN_INDEX,
-    ADMIN_OPEN,
-    ADMIN_PREFIX,
-    FOREIGN_ORIGIN_CLOSE,
-    MATRIX,
-    ROLES,
-    WS_MATRIX,
-    Rule,
-)
-from tests.servers import session_cookie, ws_headers
+from tests import access_world
+from tests.access_matrix import ADMIN_INDEX, ADMIN_OPEN, ADMIN_PREFIX, MATRIX, WS_MATRIX
 from tests.urlwalk import iter_routes
 
 
@@ -48,87 +35,10 @@ def test_every_websocket_route_has_an_entry():
     assert routes == set(WS_MATRIX), f"WebSocket routes {routes} vs matrix {set(WS_MATRIX)}"
 
 
-# --- the world every check runs against ------------------------------------------------------------
+# --- the world every check runs against: tests/access_world.py (stored once per module) --------
 
-
-@dataclass
-class World:
-    users: dict  # role -> User or None
-    values: dict  # placeholder -> value
-
-    def url(self, rule: Rule) -> str:
-        return rule.url.format(**self.values)
-
-    def data(self, rule: Rule) -> dict:
-        return {key: value.format(**self.values) for key, value in rule.data.items()}
-
-
-@pytest.fixture
-def world(db, settings, tmp_path) -> World:
-    from chat import services as chat_services
-    from knowledge_base import services as kb_services
-    from knowledge_base.models import Article
-    from notifications.services import notify
-    from tests.tickets_factories import make_ticket, png
-
-    settings.MEDIA_ROOT = tmp_path / "media"
-    centro = save_franchise(code="centro", name="Franquicia Centro")[0]
-    norte = save_franchise(code="norte", name="Franquicia Norte")[0]
-    owner = save_user(username="owner", role="franchisee", franchise=centro)[0]
-    other = save_user(username="other", role="franchisee", franchise=norte)[0]
-    agent = save_user(username="agent", role="agent", first_name="Ana")[0]
-    agent2 = save_user(username="agent2", role="agent", first_name="Bea")[0]
-    colleague = save_user(username="colleague", role="franchisee", franchise=centro)[0]
-    ticket = make_ticket(owner, attachments=[png()])
-    other_ticket = make_ticket(owner, subject="Otro problema")
-    from tickets.services import link_tickets
-
-    link = link_tickets(ticket=ticket, actor=agent, kind="duplicates", other=other_ticket)
-    conversation = chat_services.start_conversation(franchisee=owner, topic="El datáfono no conecta")
-    from chat.attachments import post_attachment
-    from tests.test_chat_attachments import png_file
-
-    chat_file, _created = post_attachment(
-        conversation_id=conversation.pk, author=owner, upload=png_file(), client_id="matrix"
-    )
-    article = kb_services.create_article(
-        actor=agent, title="Datáfono sin conexión", body="Reinicia el datáfono.", status=Article.Status.PUBLISHED
-    )
-    draft = kb_services.create_article(actor=agent, title="Borrador interno", body="Aún no.")
-    from macros.services import create_macro
-
-    macro = create_macro(actor=agent, name="firma", body="Un saludo, {{agente}}")
-    foreign_macro = create_macro(actor=agent2, name="firma-bea", body="Bea")
-    from tickets.services import save_view
-
-    saved_view = save_view(actor=agent, name="Urgentes", query="priority=urgent")
-    foreign_view = save_view(actor=agent2, name="De Bea", query="view=mine", shared=True)
-    notification = notify(
-        recipient=owner, kind="ticket_status", title="Tu ticket cambió", url=ticket.get_absolute_url()
-    )
-    return World(
-        users={"anonymous": None, "owner": owner, "other": other, "agent": agent},
-        values={
-            "ticket": ticket.pk,
-            "attachment": ticket.attachments.first().pk,
-            "other_ticket": other_ticket.pk,
-            "conversation": conversation.pk,
-            "chat_attachment": chat_file.attachment_id,
-            "article": article.slug,
-            "draft": draft.slug,
-            "revision": article.revisions.order_by("number").first().number,
-            "notification": notification.pk,
-            "agent_id": agent2.pk,
-            "macro": macro.pk,
-            "foreign_macro": foreign_macro.pk,
-            "colleague_id": colleague.pk,
-            "owner_id": owner.pk,
-            "other_id": other.pk,
-            "link": link.pk,
-            "saved_view": saved_view.pk,
-            "foreign_view": foreign_view.pk,
-        },
-    )
+stored_world, world = access_world.stored_world, access_world.world
+World = access_world.World
 
 
 MISSING = {
@@ -220,37 +130,3 @@ def test_admin_index_matrix(world):
     for role, expected in ADMIN_INDEX.expected("GET").items():
         response = _client(world.users[role]).get(ADMIN_INDEX.url)
         assert _matches(expected, response), (role, response.status_code)
-
-
-# --- WebSocket routes -------------------------------------------------------------------------------
-
-
-async def _ws_outcome(path: str, user, origin: str = "http://127.0.0.1") -> str:
-    cookie = await database_sync_to_async(session_cookie)(user) if user is not None else "no-session"
-    communicator = WebsocketCommunicator(application, path, headers=ws_headers(cookie, origin))
-    connected, _ = await communicator.connect(timeout=3)
-    if not connected:
-        return "refused"
-    while not await communicator.receive_nothing(timeout=0.3):
-        output = await communicator.receive_output(timeout=1)
-        if output["type"] == "websocket.close":
-            return str(output.get("code"))
-        json.loads(output["text"])  # every frame is JSON
-    await communicator.disconnect()
-    return "open"
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("route", sorted(WS_MATRIX))
-async def test_websocket_route_gives_each_role_its_outcome(world, route):
-    rule = WS_MATRIX[route]
-    path = world.url(rule)
-    failures = []
-    for role in ROLES:
-        outcome = await _ws_outcome(path, world.users[role])
-        if outcome != rule.expected("GET")[role]:
-            failures.append(f"{path} as {role}: expected {rule.expected('GET')[role]}, got {outcome}")
-    foreign = await _ws_outcome(path, world.users["owner"], origin="https://evil.example")
-    if foreign != FOREIGN_ORIGIN_CLOSE:
-        failures.append(f"{path} from a foreign Origin: expected {FOREIGN_ORIGIN_CLOSE}, got {foreign}")
-    assert not failures, "\n".join(failures)

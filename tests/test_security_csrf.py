@@ -6,8 +6,11 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from tests import access_world
 from tests.access_matrix import MATRIX
-from tests.test_security_access_matrix import World, world  # noqa: F401 - the shared fixture
+from tests.access_world import World
+
+stored_world, world = access_world.stored_world, access_world.world  # the shared world (tests/access_world.py)
 
 
 def _allowed_role(rule) -> str | None:
@@ -42,7 +45,7 @@ def test_every_post_endpoint_is_covered():
 
 
 @pytest.mark.parametrize(("path", "index"), POSTS, ids=lambda v: str(v))
-def test_post_without_token_is_refused(world: World, path, index):  # noqa: F811 - the imported fixture
+def test_post_without_token_is_refused(world: World, path, index):
     rule = MATRIX[path][index]
     client = _csrf_client(world.users[_allowed_role(rule)])
     response = client.post(world.url(rule), world.data(rule))
