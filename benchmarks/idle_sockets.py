@@ -20,7 +20,8 @@ Diagnostics (opt-in; they slow the server, so their runs are not the figures):
   collector tracks, glibc's mallinfo2, pymalloc's arena statistics) and, FRAMES > 0, tracemalloc
   with FRAMES frames per trace. Taken after the warm-up socket and after the N sockets opened;
   the JSON gets `heap`: the growth per socket by object type, by source line and by package.
-- `--py-spy FILE`: py-spy samples the server while the sockets open (raw collapsed stacks).
+- `--py-spy FILE` / `--py-spy-hold FILE` (`--gil`: only samples holding the GIL): py-spy samples
+  the server while the sockets open / during the hold (raw collapsed stacks).
 
 Prints one JSON object. Same database/Redis options as benchmarks/chat_load.py.
 """
@@ -208,6 +209,7 @@ async def hold(
     heap: Heap | None = None,
     py_spy: str | None = None,
     gil: bool = False,
+    py_spy_hold: str | None = None,
 ) -> dict:
     origin = f"http://127.0.0.1:{port}"
     url = f"ws://127.0.0.1:{port}/ws/chat/{{}}/"
@@ -230,14 +232,20 @@ async def hold(
         async with gate:
             opened[i] = await open_socket(target, cookie, origin)
 
-    spy = None
-    if py_spy:
-        spy = subprocess.Popen(
-            [str(PY_SPY), "record", "--pid", str(pid), "--nolineno", "-r", "100", "-f", "raw", "-o", py_spy]
-            + (["--gil"] if gil else []),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    def start_spy(path: str | None):
+        if not path:
+            return None
+        command = [str(PY_SPY), "record", "--pid", str(pid), "--nolineno", "-r", "100", "-f", "raw", "-o", path]
+        command += ["--gil"] if gil else []
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop_spy(spy) -> None:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+
+    spy = start_spy(py_spy)
+    if spy is not None:
         await asyncio.sleep(1)
     open_cpu_before, client_before = cpu_seconds(pid), client_cpu_seconds()
     started = time.perf_counter()
@@ -245,17 +253,17 @@ async def hold(
     opened_in = time.perf_counter() - started
     open_cpu = cpu_seconds(pid) - open_cpu_before
     client_cpu = client_cpu_seconds() - client_before
-    if spy is not None:
-        spy.send_signal(signal.SIGINT)
-        spy.wait(timeout=60)
+    stop_spy(spy)
     sockets = [(plan[i // PER_CONVERSATION]["id"], opened[i]) for i in range(chat_n)]
     bells = opened[chat_n:]
     await asyncio.sleep(1)
     rss_opened = rss_kb(pid)
     heap_report = heap.compare(heap_before, await heap.take(pid), n) if heap else None
+    spy = start_spy(py_spy_hold)
     cpu_before = cpu_seconds(pid)
     await asyncio.sleep(seconds)
     idle_cpu = cpu_seconds(pid) - cpu_before
+    stop_spy(spy)
     after = rss_kb(pid)
     # still alive? one message per conversation must reach each of its sockets
     for conv in plan[: max(1, chat_n // PER_CONVERSATION)]:
@@ -315,7 +323,8 @@ def main() -> None:
     )
     parser.add_argument("--heap", type=int, metavar="FRAMES", help="heap diagnostic (0: census only)")
     parser.add_argument("--py-spy", metavar="FILE", help="py-spy raw stacks of the server while opening")
-    parser.add_argument("--gil", action="store_true", help="with --py-spy: only samples holding the GIL")
+    parser.add_argument("--py-spy-hold", metavar="FILE", help="py-spy raw stacks of the server during the hold")
+    parser.add_argument("--gil", action="store_true", help="with --py-spy(-hold): only samples holding the GIL")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/13")
     args = parser.parse_args()
@@ -358,6 +367,7 @@ def main() -> None:
                 heap=heap,
                 py_spy=args.py_spy,
                 gil=args.gil,
+                py_spy_hold=args.py_spy_hold,
             )
         )
     result["database"] = database_url.split(":", 1)[0]

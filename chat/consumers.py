@@ -10,7 +10,6 @@ checked before this runs (support_portal.asgi, 4403).
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import json
 import logging
@@ -143,7 +142,7 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
         # Both groups at once, before the database is read (the grant's recheck and the replay
         # both rely on it); nothing of the conversation is pushed before `self.group` is set.
         # Layer down: degraded (replay + sending work), closed 4012 once back.
-        await asyncio.gather(self.join(self.sockauth_group), self.join(group))
+        await self.join_many([self.sockauth_group, group])
         after = _after(self.scope.get("query_string", b""))
         opened = await socket_threads.run(self._open, opening, conversation_id, after)
         socket_open.settle(self, opened.checked)

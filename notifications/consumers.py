@@ -7,8 +7,6 @@ outage degrades the socket and closes it with 4012 once Redis is back (chat.laye
 bell reconnects and catches up. Origin is checked before this runs (support_portal.asgi, 4403).
 """
 
-import asyncio
-
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils.translation import gettext as _
@@ -44,7 +42,7 @@ class NotificationConsumer(LayerGuard, SocketAuthMixin, AsyncJsonWebsocketConsum
         # and anything committed after that read is then certain to be pushed. All groups at once
         # (the user's socket group first in the list: the grant's recheck arrives there), then the
         # grant check and, for an agent, presence, in one thread hop (accounts.socket_open).
-        joined = await asyncio.gather(self.join(self.sockauth_group), *(self.join(group) for group in groups))
+        joined = await self.join_many([self.sockauth_group, *groups])
         self.joined = [group for group, ok in zip(groups, joined[1:], strict=True) if ok]  # layer down: 4012 later
         checked = await socket_threads.run(self._open, opening, is_agent(user))
         socket_open.settle(self, checked)

@@ -9,7 +9,8 @@
 - support_portal.asgi: every socket's task shares one cache client (no cache backend, Redis
   pool and Redis connection per socket).
 - chat.consumers: the replay reads history page by page (plain queries) and keeps only a small
-  record of its conversation; chat.presence.enter_many counts like enter().
+  record of its conversation; chat.presence.enter_many counts like enter(); a socket's groups are
+  joined in one pipelined round trip (chat.layer_guard.LayerGuard.join_many).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from django.core.cache import cache, caches
 
 from accounts import socket_open
 from accounts.models import User
-from chat import consumers, presence, services
+from chat import consumers, layer_guard, presence, services
 from chat.models import Message
 from support_portal import socket_session
 from support_portal.asgi import application
@@ -275,3 +276,57 @@ def test_enter_many_counts_like_enter(agent):
         presence.leave(key)
         presence.leave(key)
     assert not presence.online_agent_ids([agent.pk])
+
+
+# --- the groups of a socket, joined in one round trip -------------------------------------------------
+
+
+class _Guarded(layer_guard.LayerGuard):
+    """A LayerGuard on a real channels-redis layer, without a socket."""
+
+    def __init__(self, layer) -> None:
+        self.channel_layer = layer
+        self.degraded = 0
+
+    async def on_layer_down(self) -> None:
+        self.degraded += 1
+
+
+async def test_join_many_puts_the_channel_in_every_group_in_one_round_trip(redis_url):
+    from channels_redis.core import RedisChannelLayer
+
+    layer = RedisChannelLayer(hosts=[redis_url])
+    guard = _Guarded(layer)
+    guard.channel_name = await layer.new_channel()
+    with mock.patch("redis.asyncio.client.Redis.execute_command") as single_commands:
+        assert await guard.join_many(["test.join.a", "test.join.b"]) == [True, True]
+    assert single_commands.call_count == 0  # ZADD + EXPIRE of both groups went in one pipeline
+    for group in ("test.join.a", "test.join.b"):
+        await layer.group_send(group, {"type": "push.frame", "group": group})
+        assert (await asyncio.wait_for(layer.receive(guard.channel_name), 5))["group"] == group
+        ttl = await layer.connection(layer.consistent_hash(group)).ttl(layer._group_key(group))
+        assert 0 < ttl <= layer.group_expiry
+    await layer.flush()
+    await layer.close_pools()
+
+
+async def test_join_many_on_an_unreachable_layer_degrades_the_socket():
+    from channels_redis.core import RedisChannelLayer
+
+    layer = RedisChannelLayer(hosts=[{"address": "redis://127.0.0.1:1/0", "socket_connect_timeout": 0.2}])
+    guard = _Guarded(layer)
+    guard.channel_name = await layer.new_channel()
+    assert await guard.join_many(["test.join.a", "test.join.b"]) == [False, False]
+    assert guard.layer_down and guard.degraded == 1
+    guard.probe_task.cancel()
+
+
+async def test_join_many_on_another_layer_joins_each_group():
+    from channels.layers import InMemoryChannelLayer
+
+    layer = InMemoryChannelLayer()
+    guard = _Guarded(layer)
+    guard.channel_name = await layer.new_channel()
+    assert await guard.join_many(["test.join.a", "test.join.b"]) == [True, True]
+    await layer.group_send("test.join.b", {"type": "push.frame"})
+    assert (await asyncio.wait_for(layer.receive(guard.channel_name), 2))["type"] == "push.frame"
