@@ -66,7 +66,33 @@ def _end_a_stuck_exit() -> None:
     threading.Thread(target=watchdog, name="exit-watchdog", daemon=True).start()
 
 
+def _protocol_options_from_the_factory() -> None:
+    """autobahn copies its 29 protocol options from the factory onto every connection (only those
+    the protocol does not have already); read them from the factory instead. Per idle socket that
+    is 29 entries less in the protocol's `__dict__` (issue 13). An option set on one connection
+    (autobahn's `setTrackTimings`) is still that connection's own."""
+    from daphne.ws_protocol import WebSocketProtocol
+
+    def option(name: str) -> property:
+        def get(self):
+            try:
+                return self.__dict__[name]
+            except KeyError:
+                return getattr(self.factory, name)
+
+        def put(self, value) -> None:
+            self.__dict__[name] = value
+
+        return property(get, put)
+
+    for name in WebSocketProtocol.CONFIG_ATTRS:
+        if name not in WebSocketProtocol.__dict__:
+            setattr(WebSocketProtocol, name, option(name))
+
+
 if "daphne.server" in sys.modules:  # served by Daphne (its module installs the Twisted reactor)
     from twisted.internet import reactor
+
+    _protocol_options_from_the_factory()
 
     reactor.addSystemEventTrigger("after", "shutdown", _end_a_stuck_exit)

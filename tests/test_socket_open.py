@@ -330,3 +330,22 @@ async def test_join_many_on_another_layer_joins_each_group():
     assert await guard.join_many(["test.join.a", "test.join.b"]) == [True, True]
     await layer.group_send("test.join.b", {"type": "push.frame"})
     assert (await asyncio.wait_for(layer.receive(guard.channel_name), 2))["type"] == "push.frame"
+
+
+def test_daphne_connections_read_autobahn_options_from_the_factory():
+    """support_portal.asgi under Daphne: autobahn's 29 options are not copied onto each connection."""
+    from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
+    from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+
+    from support_portal import asgi
+
+    asgi._protocol_options_from_the_factory()
+    factory = WebSocketFactory(None)
+    factory.setProtocolOptions(autoPingTimeout=7, allowNullOrigin=True, openHandshakeTimeout=3)
+    connection = factory.buildProtocol(None)
+    AutobahnProtocol._connectionMade(connection)  # where autobahn copies what the protocol lacks
+    assert (connection.autoPingTimeout, connection.allowNullOrigin, connection.openHandshakeTimeout) == (7, True, 3)
+    assert not [name for name in WebSocketProtocol.CONFIG_ATTRS if name in connection.__dict__]
+    connection.autoPingInterval = 99  # one connection's own setting stays its own
+    assert connection.autoPingInterval == 99 and factory.autoPingInterval != 99
+    assert factory.buildProtocol(None).autoPingInterval == factory.autoPingInterval
