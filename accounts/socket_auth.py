@@ -32,7 +32,7 @@ from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils.crypto import constant_time_compare
 
 logger = logging.getLogger(__name__)
@@ -141,7 +141,9 @@ def revoke(user_id: int) -> None:
 
 def _db(func):
     """Database work off the event loop; parallel threads on PostgreSQL (see chat.consumers.writer)."""
-    return DatabaseSyncToAsync(func, thread_sensitive=connection.vendor == "sqlite")
+    from support_portal.socket_threads import sqlite
+
+    return DatabaseSyncToAsync(func, thread_sensitive=sqlite())  # not connection.vendor: see sqlite()
 
 
 _cached_stamp = sync_to_async(stamp, thread_sensitive=False)  # at join

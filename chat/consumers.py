@@ -10,17 +10,20 @@ checked before this runs (support_portal.asgi, 4403).
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import time
 from collections import deque
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils.translation import gettext as _
 
+from accounts import socket_open
 from accounts.access import is_agent
 from accounts.socket_auth import SocketAuthMixin
 from chat import heartbeats, hot_path, presence, selectors, services
@@ -36,6 +39,7 @@ from chat.frames import (
     typing_frame,
 )
 from chat.layer_guard import LayerGuard, unreachable
+from support_portal import socket_threads
 from support_portal.stored_text import language_of
 
 logger = logging.getLogger(__name__)
@@ -43,6 +47,7 @@ logger = logging.getLogger(__name__)
 NOT_LOGGED_IN = 4401
 NOT_FOUND = 4404
 REPLAY_MEMORY = 500  # ids of the replay remembered to drop live copies of the same messages
+REPLAY_PAGE = 500  # messages per query of the replay
 TYPING_EVERY = 2.0  # seconds: at most one typing frame per socket per interval is relayed
 
 
@@ -51,7 +56,7 @@ def writer(func):
     parallel worker threads (each with its own connection), so one commit waiting on the disk
     does not stall the others; SQLite allows one writer at a time and its busy-wait backs off
     in long sleeps, so there they share Channels' single database thread."""
-    return DatabaseSyncToAsync(func, thread_sensitive=connection.vendor == "sqlite")
+    return DatabaseSyncToAsync(func, thread_sensitive=socket_threads.sqlite())
 
 
 def _after(query_string: bytes) -> int:
@@ -62,56 +67,133 @@ def _after(query_string: bytes) -> int:
         return 0
 
 
+def _hot_path_enabled() -> bool:
+    # hot_path.enabled() reads `connection.vendor`: in a context of its own, so that the database
+    # wrapper it makes is not left in this socket's task for the socket's life (support_portal.asgi).
+    return contextvars.Context().run(hot_path.enabled)
+
+
+def _replay_frames(conversation_id: int, after: int) -> list[dict]:
+    """The frames of every message with id > after, read REPLAY_PAGE at a time by id: plain
+    queries (a short replay is one), not a server-side cursor (DECLARE … WITH HOLD, FETCH, CLOSE:
+    three round trips and a materialised result per socket opened)."""
+    frames: list[dict] = []
+    while True:
+        page = [message_frame(m) for m in selectors.history(conversation_id, after)[:REPLAY_PAGE]]
+        frames += page
+        if len(page) < REPLAY_PAGE:
+            return frames
+        after = page[-1]["id"]
+
+
+class HeldConversation:
+    """What a socket keeps of its conversation after connect: the columns its frames and checks
+    read (`selectors.can_post`, chat.hot_path's viewers, status frames), not the model instance
+    with its franchise, franchisee and agent rows (re-read from the database where they matter)."""
+
+    __slots__ = ("agent_id", "franchisee_id", "pk", "status", "ticket_id")
+
+    def __init__(self, conversation) -> None:
+        self.pk = conversation.pk
+        self.status = conversation.status
+        self.franchisee_id = conversation.franchisee_id
+        self.agent_id = conversation.agent_id
+        self.ticket_id = conversation.ticket_id
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+
+@dataclass
+class Opened:
+    """The outcome of a chat socket's connect hop."""
+
+    checked: socket_open.Checked
+    code: int | None = None  # set: close with it
+    conversation: HeldConversation | None = None
+    presence_keys: list[str] = field(default_factory=list)
+    frames: list[dict] = field(default_factory=list)
+    markers: dict[int, int] = field(default_factory=dict)
+    status: dict | None = None
+
+
 class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
     async def connect(self) -> None:
-        self.group = None
+        self.group = None  # set once the socket may see the conversation: pushes wait for it
         self.presence_keys: list[str] = []
         self.heartbeat_held = False
         self.replayed: set[int] = set()
         self.last_sent = 0  # highest message id sent on this socket
         self.last_typing = 0.0
         self.user = self.scope.get("user")
-        self.hot = hot_path.HotSender(self) if hot_path.enabled() else None  # one statement per message
+        self.hot = hot_path.HotSender(self) if _hot_path_enabled() else None  # one statement per message
         # Accept first: a close before accept would reach the browser as a bare handshake 403.
         await self.accept()
         if self.user is None or not self.user.is_authenticated or not self.user.is_active:
             await self.close(code=NOT_LOGGED_IN)
             return
-        if (code := await self.sockauth_join()) is not None:  # lives only while the grant holds
-            await self.close(code=code)
+        opening = socket_open.prepare(self)
+        if opening is None:
+            await self.close(code=NOT_LOGGED_IN)
             return
         conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
-        self.conversation = await database_sync_to_async(selectors.find_conversation)(self.user, conversation_id)
-        if self.conversation is None:
-            await self.close(code=NOT_FOUND)
+        group = conversation_group(conversation_id)
+        # Both groups at once, before the database is read (the grant's recheck and the replay
+        # both rely on it); nothing of the conversation is pushed before `self.group` is set.
+        # Layer down: degraded (replay + sending work), closed 4012 once back.
+        await self.join_many([self.sockauth_group, group])
+        after = _after(self.scope.get("query_string", b""))
+        opened = await socket_threads.run(self._open, opening, conversation_id, after)
+        socket_open.settle(self, opened.checked)
+        if opened.code is not None:
+            await self.leave(group)
+            await self.close(code=opened.code)
             return
-        self.group = conversation_group(self.conversation.pk)
-        await self.join(self.group)  # layer down: degraded (replay + sending work), closed 4012 once back
-        self.presence_keys = [presence.viewer_key(self.conversation.pk, self.user.pk)]
-        if is_agent(self.user):
-            self.presence_keys.append(presence.agent_key(self.user.pk))
-        for key in self.presence_keys:
-            await database_sync_to_async(presence.enter)(key)
+        self.conversation = opened.conversation
+        if self.hot is not None and opened.checked.unchanged:  # the grant as just checked: its snapshot
+            self.hot.snapshot = hot_path.Snapshot(
+                user_id=opening.grant.user_id,
+                role=opening.grant.role,
+                franchise_id=opening.grant.franchise_id,
+                password=opening.password,
+                session_epoch=opening.session_epoch,
+                session_key=opening.grant.session_key,
+                session_data=opening.session_data,
+            )
+        self.presence_keys = opened.presence_keys
         heartbeats.for_this_loop().hold(self.presence_keys)  # one batch per process (chat.heartbeats)
         self.heartbeat_held = True
-        await self._replay(_after(self.scope.get("query_string", b"")))
+        self.group = group
+        await self._send_replay(opened)
 
-    async def _replay(self, after: int) -> None:
-        frames, markers, status = await database_sync_to_async(self._replay_frames)(after)
+    def _open(self, opening: socket_open.Opening, conversation_id: int, after: int) -> Opened:
+        """The connect's one thread hop, after the groups were joined: the grant (accounts.socket_open),
+        the conversation as this user may see it, presence, then the replay read."""
+        checked = socket_open.check(opening)
+        if checked.code is not None:
+            return Opened(checked, checked.code)
+        conversation = selectors.find_conversation(self.user, conversation_id)
+        if conversation is None:
+            return Opened(checked, NOT_FOUND)
+        keys = [presence.viewer_key(conversation.pk, self.user.pk)]
+        if is_agent(self.user):
+            keys.append(presence.agent_key(self.user.pk))
+        presence.enter_many(keys)
+        frames = _replay_frames(conversation.pk, after)
+        markers = selectors.read_markers(conversation)
+        status = conversation_frame(conversation)
+        return Opened(checked, None, HeldConversation(conversation), keys, frames, markers, status)
+
+    async def _send_replay(self, opened: Opened) -> None:
         recent: deque[int] = deque(maxlen=REPLAY_MEMORY)
-        for frame in frames:
+        for frame in opened.frames:
             recent.append(frame["id"])
             await self.send_json(frame)
         self.replayed = set(recent)
-        await self.send_json(status)
-        for user_id, up_to in markers.items():
+        await self.send_json(opened.status)
+        for user_id, up_to in opened.markers.items():
             await self.send_json(read_frame(user_id, up_to))
-
-    def _replay_frames(self, after: int) -> tuple[list[dict], dict[int, int], dict]:
-        conversation = selectors.find_conversation(self.user, self.conversation.pk)
-        self.conversation = conversation or self.conversation
-        frames = [message_frame(m) for m in selectors.history(self.conversation.pk, after).iterator(chunk_size=500)]
-        return frames, selectors.read_markers(self.conversation), conversation_frame(self.conversation)
 
     async def disconnect(self, code: int) -> None:
         await self.sockauth_leave()
@@ -247,6 +329,8 @@ class ChatConsumer(LayerGuard, SocketAuthMixin, AsyncWebsocketConsumer):
 
     async def push_frame(self, event: dict) -> None:
         """A frame sent to the conversation's group."""
+        if self.group is None:  # not (or no longer, or not yet) allowed to see the conversation
+            return
         if event.get("exclude") == self.channel_name or not await self.sockauth_allows_push():
             return
         if "text" in event:  # a message frame already encoded (chat.hot_path)

@@ -55,6 +55,33 @@ def enter(key: str) -> int:
     return count
 
 
+def enter_many(keys: list[str]) -> None:
+    """`enter` for each key, in one Redis round trip when the cache is Redis (a socket's connect:
+    its viewer key, and an agent's online key)."""
+    client_of = getattr(cache, "redis_client", None)
+    client = client_of() if client_of else None
+    if client is None:
+        for key in keys:
+            enter(key)
+        return
+    try:
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            raw = cache.make_key(key)
+            pipe.set(raw, 0, ex=PRESENCE_TTL, nx=True)
+            pipe.incr(raw)
+            pipe.expire(raw, PRESENCE_TTL)
+        replies = pipe.execute()
+    except Exception as error:  # noqa: BLE001 - Redis down: the cache's own fallback, key by key
+        cache.mark_down(error)
+        for key in keys:
+            enter(key)
+        return
+    for key, count in zip(keys, replies[1::3], strict=True):
+        if count == 1:
+            _transition(agent_online, key)
+
+
 def leave(key: str) -> int:
     """One socket less; the key disappears with the last one. Returns how many remain."""
     try:
