@@ -65,6 +65,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def ping_frame(conversation_id: int) -> str:
+    return json.dumps({"type": "message.send", "client_id": f"ping-{conversation_id}", "body": "ping"})
+
+
 def client_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -266,21 +270,29 @@ async def hold(
     stop_spy(spy)
     after = rss_kb(pid)
     # still alive? one message per conversation must reach each of its sockets
+    senders: dict[int, object] = {}
     for conv in plan[: max(1, chat_n // PER_CONVERSATION)]:
-        sender = next(ws for cid, ws in sockets if cid == conv["id"])
-        await sender.send(json.dumps({"type": "message.send", "client_id": f"ping-{conv['id']}", "body": "ping"}))
+        sender = senders[conv["id"]] = next(ws for cid, ws in sockets if cid == conv["id"])
+        await sender.send(ping_frame(conv["id"]))
         await asyncio.sleep(0.02)  # paced: a burst of hundreds at once would be refused `busy` (chat.hot_path)
+    resent = [0]
 
-    async def got_ping(ws) -> bool:
+    async def got_ping(conversation_id: int, ws) -> bool:
+        tries = 0
         try:
             while True:
                 frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
                 if frame["type"] == "message" and (frame.get("client_id") or "").startswith("ping-"):
                     return True
+                if frame["type"] == "error" and frame.get("code") == "busy" and tries < 5:
+                    tries += 1  # refused at the door: resend later with the same client_id, as the page does
+                    resent[0] += 1
+                    await asyncio.sleep(2)
+                    await ws.send(ping_frame(conversation_id))
         except Exception:  # noqa: BLE001 (closed or silent socket: not alive)
             return False
 
-    alive = sum(await asyncio.gather(*(got_ping(ws) for _, ws in sockets)))
+    alive = sum(await asyncio.gather(*(got_ping(cid, ws) for cid, ws in sockets)))
     alive += sum(1 for ws in bells if ws.state.name == "OPEN")
     for ws in [ws for _, ws in sockets] + bells:
         with contextlib.suppress(Exception):
@@ -302,6 +314,7 @@ async def hold(
         "idle_cpu_us_per_socket_per_s": round(1e6 * idle_cpu / seconds / n, 2),
         "held_idle_s": seconds,
         "alive_after_hold": alive,
+        "pings_resent_after_busy": resent[0],
         "rss_before_mb": round(before / 1024, 1),
         "rss_after_mb": round(after / 1024, 1),
         "kb_per_socket": round((after - before) / n, 1),
