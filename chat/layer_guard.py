@@ -18,14 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import weakref
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.layers import get_channel_layer
 from channels.utils import await_many_dispatch
-from channels_redis.core import RedisChannelLayer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -136,25 +134,14 @@ class LayerGuard:
         return True
 
     async def join_many(self, groups: list[str]) -> list[bool]:
-        """`join` for several groups at once (a socket's connect): on channels-redis' RedisChannelLayer
-        one pipelined round trip per Redis shard — the ZADD and EXPIRE that `group_add` sends one
-        after the other for each group — instead of two round trips per group (issue 13); on any
-        other layer, the joins run concurrently. False for each group if the layer is unreachable."""
+        """`join` for several groups at once (a socket's connect): in one pipelined round trip per
+        Redis host on the portal's layer (support_portal.channel_layer.group_add_many), concurrently
+        on any other. False for each group if the layer is unreachable."""
         layer = self.channel_layer
-        if not isinstance(layer, RedisChannelLayer):
+        if not hasattr(layer, "group_add_many"):
             return list(await asyncio.gather(*(self.join(group) for group in groups)))
-        by_shard: dict[int, list[str]] = {}
-        for group in groups:
-            assert layer.require_valid_group_name(group), "Group name not valid"
-            by_shard.setdefault(layer.consistent_hash(group), []).append(group)
         try:
-            for index, shard_groups in by_shard.items():
-                pipe = layer.connection(index).pipeline(transaction=False)
-                for group in shard_groups:
-                    key = layer._group_key(group)
-                    pipe.zadd(key, {self.channel_name: time.time()})
-                    pipe.expire(key, layer.group_expiry)
-                await pipe.execute()
+            await layer.group_add_many(groups, self.channel_name)
         except Exception as error:
             if not unreachable(error):
                 raise

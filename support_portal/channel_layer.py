@@ -4,6 +4,7 @@ Same storage as upstream (a sorted set per channel key scored by time, msgpack w
 serializer, `__asgi_channel__` naming a Daphne process's channels in its one key, capacity, expiry
 and group expiry), so processes running either class exchange messages. What changes:
 
+- **group_add_many**: a socket's groups joined in one pipelined round trip per Redis host.
 - **group_send** (and `group_send_many`, for a batch of groups): one pipeline reads every
   group's members, one registered script (EVALSHA) stores every message — two round trips per
   Redis host for any number of groups, where upstream takes four and uploads its script for each
@@ -69,6 +70,24 @@ class PortalRedisChannelLayer(RedisChannelLayer):
             pop.cancel()
         self._pops.clear()
         await super().flush()
+
+    # --- groups -------------------------------------------------------------------------------
+
+    async def group_add_many(self, groups: list[str], channel: str) -> None:
+        """group_add of `channel` to every group, in one pipelined round trip per Redis host
+        (the ZADD and EXPIRE upstream's group_add sends one after the other, for each group)."""
+        assert self.require_valid_channel_name(channel), "Channel name not valid"
+        by_host: dict[int, list[str]] = collections.defaultdict(list)
+        for group in groups:
+            assert self.require_valid_group_name(group), "Group name not valid"
+            by_host[self.consistent_hash(group)].append(group)
+        for index, host_groups in by_host.items():
+            pipe = self.connection(index).pipeline(transaction=False)
+            for group in host_groups:
+                key = self._group_key(group)
+                pipe.zadd(key, {channel: time.time()})
+                pipe.expire(key, self.group_expiry)
+            await pipe.execute()
 
     # --- send ---------------------------------------------------------------------------------
 

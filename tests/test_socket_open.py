@@ -10,7 +10,8 @@
   pool and Redis connection per socket).
 - chat.consumers: the replay reads history page by page (plain queries) and keeps only a small
   record of its conversation; chat.presence.enter_many counts like enter(); a socket's groups are
-  joined in one pipelined round trip (chat.layer_guard.LayerGuard.join_many).
+  joined in one pipelined round trip (chat.layer_guard.LayerGuard.join_many, on
+  support_portal.channel_layer.PortalRedisChannelLayer.group_add_many).
 """
 
 from __future__ import annotations
@@ -293,9 +294,9 @@ class _Guarded(layer_guard.LayerGuard):
 
 
 async def test_join_many_puts_the_channel_in_every_group_in_one_round_trip(redis_url):
-    from channels_redis.core import RedisChannelLayer
+    from support_portal.channel_layer import PortalRedisChannelLayer
 
-    layer = RedisChannelLayer(hosts=[redis_url])
+    layer = PortalRedisChannelLayer(hosts=[redis_url])
     guard = _Guarded(layer)
     guard.channel_name = await layer.new_channel()
     with mock.patch("redis.asyncio.client.Redis.execute_command") as single_commands:
@@ -311,9 +312,9 @@ async def test_join_many_puts_the_channel_in_every_group_in_one_round_trip(redis
 
 
 async def test_join_many_on_an_unreachable_layer_degrades_the_socket():
-    from channels_redis.core import RedisChannelLayer
+    from support_portal.channel_layer import PortalRedisChannelLayer
 
-    layer = RedisChannelLayer(hosts=[{"address": "redis://127.0.0.1:1/0", "socket_connect_timeout": 0.2}])
+    layer = PortalRedisChannelLayer(hosts=[{"address": "redis://127.0.0.1:1/0", "socket_connect_timeout": 0.2}])
     guard = _Guarded(layer)
     guard.channel_name = await layer.new_channel()
     assert await guard.join_many(["test.join.a", "test.join.b"]) == [False, False]
